@@ -1,0 +1,184 @@
+"""Render rule findings as CDS Hooks cards, through the templates kept as data in ``cards/``.
+
+Card shape: https://cds-hooks.hl7.org/2.0/#card-attributes . Optional fields are omitted rather
+than sent null or empty, as the spec requires.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .data_files import data_dir
+from .rules import RULES, Action, Finding, Suggestion
+from .terminology import ICD10CM_RELEASE
+
+SUMMARY_LIMIT = 140
+_BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")
+_INDICATORS = frozenset({"info", "warning", "critical"})
+_SELECTION = frozenset({"at-most-one", "any"})
+
+
+class CardTemplateError(Exception):
+    """A card template is missing or malformed; the service must not start with it."""
+
+
+_env = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+@dataclass
+class CardTemplate:
+    rule_id: str
+    title: str
+    indicator: str
+    selection_behavior: str
+    summary: jinja2.Template
+    detail: jinja2.Template
+    labels: dict[str, jinja2.Template]
+    actions: dict[str, jinja2.Template]
+    override_reasons: list[dict]
+    link: dict | None
+
+
+class CardRenderer:
+    def __init__(self, directory: Path | None = None):
+        directory = directory or data_dir("cards")
+        common = _read_toml(directory / "_common.toml")
+        self.source_label: str = common["source_label"]
+        self.source_url: str | None = common.get("source_url")
+        self.topic_system: str = common["topic_system"]
+        self.override_system: str = common["override_reason_system"]
+        self.unavailable = _compile(common["unavailable"], "_common.toml: unavailable")
+        self.templates = {rule.id: _load_template(directory, rule.id) for rule in RULES}
+
+    def render(self, findings: list[Finding], unavailable: frozenset[str] = frozenset()
+               ) -> list[dict]:
+        return [self.render_one(finding, unavailable) for finding in findings]
+
+    def render_one(self, finding: Finding, unavailable: frozenset[str] = frozenset()) -> dict:
+        template = self.templates[finding.rule_id]
+        params = {"release": ICD10CM_RELEASE, **finding.params}
+        summary = _squash(template.summary.render(params))
+        if len(summary) > SUMMARY_LIMIT:
+            summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+        detail = _BLANK_RUNS.sub("\n\n", template.detail.render(params)).strip()
+        if unavailable:
+            detail += self.unavailable.render(keys=sorted(unavailable))
+        source: dict[str, Any] = {
+            "label": self.source_label,
+            "topic": {"system": self.topic_system, "code": finding.rule_id,
+                      "display": template.title},
+        }
+        if self.source_url:
+            source["url"] = f"{self.source_url}#{finding.rule_id}"
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": summary,
+            "detail": detail,
+            "indicator": finding.indicator or template.indicator,
+            "source": source,
+        }
+        suggestions = [self._suggestion(template, s) for s in finding.suggestions]
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = template.selection_behavior
+        if template.override_reasons:
+            card["overrideReasons"] = [
+                {"system": self.override_system, "code": r["code"], "display": r["display"]}
+                for r in template.override_reasons
+            ]
+        if template.link:
+            card["links"] = [dict(template.link, type="absolute")]
+        return card
+
+    def _suggestion(self, template: CardTemplate, suggestion: Suggestion) -> dict:
+        rendered: dict[str, Any] = {
+            "label": _squash(_lookup(template.labels, suggestion.label, template).render(
+                suggestion.params)),
+            "uuid": str(uuid.uuid4()),
+            "actions": [self._action(template, a, suggestion.params) for a in suggestion.actions],
+        }
+        if suggestion.is_recommended:
+            rendered["isRecommended"] = True
+        return rendered
+
+    def _action(self, template: CardTemplate, action: Action, params: dict) -> dict:
+        rendered: dict[str, Any] = {
+            "type": action.type,
+            "description": _squash(
+                _lookup(template.actions, action.description, template).render(params)
+            ),
+        }
+        if action.resource is not None:
+            rendered["resource"] = action.resource
+        if action.resource_id is not None:
+            rendered["resourceId"] = [action.resource_id]
+        return rendered
+
+
+def _lookup(table: dict[str, jinja2.Template], key: str, template: CardTemplate):
+    try:
+        return table[key]
+    except KeyError:
+        raise CardTemplateError(f"cards/{template.rule_id}.toml has no wording '{key}'") from None
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CardTemplateError(f"{path.name}: card template missing") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CardTemplateError(f"{path.name}: not valid TOML ({exc})") from None
+
+
+def _compile(source: str, where: str) -> jinja2.Template:
+    try:
+        return _env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise CardTemplateError(f"{where}: {exc}") from None
+
+
+def _load_template(directory: Path, rule_id: str) -> CardTemplate:
+    name = f"{rule_id}.toml"
+    data = _read_toml(directory / name)
+    for required in ("title", "indicator", "summary", "detail"):
+        if not isinstance(data.get(required), str) or not data[required].strip():
+            raise CardTemplateError(f"{name}: '{required}' is required")
+    if data["indicator"] not in _INDICATORS:
+        raise CardTemplateError(f"{name}: indicator must be one of {sorted(_INDICATORS)}")
+    selection = data.get("selection_behavior", "at-most-one")
+    if selection not in _SELECTION:
+        raise CardTemplateError(f"{name}: selection_behavior must be one of {sorted(_SELECTION)}")
+    reasons = data.get("override_reasons", [])
+    if not all(isinstance(r, dict) and r.get("code") and r.get("display") for r in reasons):
+        raise CardTemplateError(f"{name}: each override_reasons entry needs code and display")
+    link = data.get("link")
+    if link is not None and not (isinstance(link, dict) and link.get("label") and link.get("url")):
+        raise CardTemplateError(f"{name}: link needs label and url")
+    return CardTemplate(
+        rule_id=rule_id,
+        title=data["title"],
+        indicator=data["indicator"],
+        selection_behavior=selection,
+        summary=_compile(data["summary"], f"{name}: summary"),
+        detail=_compile(data["detail"], f"{name}: detail"),
+        labels={k: _compile(v, f"{name}: labels.{k}") for k, v in data.get("labels", {}).items()},
+        actions={k: _compile(v, f"{name}: actions.{k}")
+                 for k, v in data.get("actions", {}).items()},
+        override_reasons=reasons,
+        link=link,
+    )

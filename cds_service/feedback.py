@@ -1,0 +1,162 @@
+"""CDS Hooks 2.0 feedback: validation, and a store of the cards shown and what became of them.
+
+Spec: https://cds-hooks.hl7.org/2.0/#feedback . Feedback for a card this service never issued,
+a suggestion that was not on that card, or an outcome the spec does not define is refused
+whole: nothing of a rejected request is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .errors import bad_request
+
+OUTCOMES = frozenset({"accepted", "overridden"})
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card_uuid: str
+    service_id: str
+    rule_id: str
+    indicator: str
+    suggestion_uuids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    card_uuid: str
+    outcome: str
+    accepted_suggestions: tuple[str, ...]
+    override_reason_code: str | None
+    override_reason_system: str | None
+    override_comment: str | None
+    outcome_timestamp: str
+
+    @property
+    def key(self) -> tuple:
+        return (self.card_uuid, self.outcome, self.accepted_suggestions,
+                self.override_reason_code, self.outcome_timestamp)
+
+
+def parse_feedback(body: Any) -> list[FeedbackItem]:
+    if not isinstance(body, dict):
+        raise bad_request("The feedback body must be a JSON object.")
+    items = body.get("feedback")
+    if not isinstance(items, list) or not items:
+        raise bad_request("'feedback' must be a non-empty array.", "feedback")
+    return [_parse_item(item, f"feedback[{i}]") for i, item in enumerate(items)]
+
+
+def _parse_item(item: Any, path: str) -> FeedbackItem:
+    if not isinstance(item, dict):
+        raise bad_request(f"{path} must be an object.", path)
+    card = item.get("card")
+    if not isinstance(card, str) or not _is_uuid(card):
+        raise bad_request(f"{path}.card must be the uuid of a card.", f"{path}.card")
+    outcome = item.get("outcome")
+    if outcome not in OUTCOMES:
+        raise bad_request(f"{path}.outcome must be 'accepted' or 'overridden'.", f"{path}.outcome")
+    accepted = item.get("acceptedSuggestions", [])
+    if not isinstance(accepted, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("id"), str) and s["id"] for s in accepted
+    ):
+        raise bad_request(f"{path}.acceptedSuggestions must be an array of {{\"id\": uuid}}.",
+                          f"{path}.acceptedSuggestions")
+    if outcome == "accepted" and not accepted:
+        pass  # a card accepted without a suggestion (e.g. an info card acknowledged) is valid
+    if outcome == "overridden" and accepted:
+        raise bad_request(f"{path}: an overridden card has no accepted suggestions.",
+                          f"{path}.acceptedSuggestions")
+    reason_code = reason_system = comment = None
+    override = item.get("overrideReason")
+    if override is not None:
+        if outcome != "overridden":
+            raise bad_request(f"{path}.overrideReason is only allowed when overridden.",
+                              f"{path}.overrideReason")
+        if not isinstance(override, dict):
+            raise bad_request(f"{path}.overrideReason must be an object.",
+                              f"{path}.overrideReason")
+        reason = override.get("reason")
+        if reason is not None:
+            if not isinstance(reason, dict) or not isinstance(reason.get("code"), str):
+                raise bad_request(f"{path}.overrideReason.reason must be a Coding with a code.",
+                                  f"{path}.overrideReason.reason")
+            reason_code = reason["code"]
+            reason_system = reason.get("system") if isinstance(reason.get("system"), str) else None
+        comment = override.get("userComment")
+        if comment is not None and not isinstance(comment, str):
+            raise bad_request(f"{path}.overrideReason.userComment must be a string.",
+                              f"{path}.overrideReason.userComment")
+    timestamp = item.get("outcomeTimestamp")
+    if not isinstance(timestamp, str) or not _is_instant(timestamp):
+        raise bad_request(f"{path}.outcomeTimestamp must be an ISO 8601 date-time.",
+                          f"{path}.outcomeTimestamp")
+    return FeedbackItem(card, outcome, tuple(s["id"] for s in accepted), reason_code,
+                        reason_system, comment, timestamp)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_instant(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return "T" in value
+
+
+class MemoryFeedbackStore:
+    """In-process store: bounded, thread-safe, lost on restart."""
+
+    def __init__(self, card_capacity: int = 100_000):
+        self._cards: OrderedDict[str, IssuedCard] = OrderedDict()
+        self._feedback: dict[tuple, FeedbackItem] = {}
+        self._capacity = card_capacity
+        self._lock = threading.Lock()
+
+    def record_cards(self, service_id: str, cards: list[dict]) -> None:
+        with self._lock:
+            for card in cards:
+                issued = IssuedCard(
+                    card["uuid"], service_id, card["source"]["topic"]["code"], card["indicator"],
+                    frozenset(s["uuid"] for s in card.get("suggestions", []) if "uuid" in s),
+                )
+                self._cards[issued.card_uuid] = issued
+            while len(self._cards) > self._capacity:
+                self._cards.popitem(last=False)
+
+    def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
+        """Store every item or none; return how many were new."""
+        with self._lock:
+            for index, item in enumerate(items):
+                card = self._cards.get(item.card_uuid)
+                if card is None or card.service_id != service_id:
+                    raise bad_request(f"feedback[{index}].card is not a card this service issued.",
+                                      f"feedback[{index}].card")
+                unknown = set(item.accepted_suggestions) - card.suggestion_uuids
+                if unknown:
+                    raise bad_request(
+                        f"feedback[{index}].acceptedSuggestions names a suggestion that was not "
+                        "on the card.", f"feedback[{index}].acceptedSuggestions")
+            new = 0
+            for item in items:
+                if item.key not in self._feedback:
+                    self._feedback[item.key] = item
+                    new += 1
+            return new
+
+    def feedback_for(self, card_uuid: str) -> list[FeedbackItem]:
+        with self._lock:
+            return [f for f in self._feedback.values() if f.card_uuid == card_uuid]

@@ -1,0 +1,44 @@
+"""One pipeline for every hook call: request -> prefetch -> facts -> rules -> cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..cards import CardRenderer
+from ..errors import CdsError
+from ..facts import build_facts
+from ..rules import Finding, run_rules
+from ..terminology import Terminology
+from .prefetch import Fetcher, resolve_prefetch
+from .request import HookRequest, parse_hook_request
+from .services import SERVICES
+
+
+@dataclass
+class HookResult:
+    request: HookRequest
+    findings: list[Finding]
+    response: dict[str, Any]
+    rule_ids: list[str] = field(default_factory=list)
+
+
+class HookPipeline:
+    def __init__(self, terminology: Terminology, renderer: CardRenderer,
+                 fetcher: Fetcher | None = None):
+        self.terminology = terminology
+        self.renderer = renderer
+        self.fetcher = fetcher
+
+    def evaluate(self, service_id: str, body: Any, today: date | None = None) -> HookResult:
+        service = SERVICES.get(service_id)
+        if service is None:
+            raise CdsError(404, f"No CDS service with id '{service_id}'.")
+        request = parse_hook_request(body, service)
+        resolved = resolve_prefetch(request, self.fetcher)
+        facts = build_facts(service.hook, request.context, resolved.data, request.draft_orders,
+                            resolved.unavailable, today)
+        findings = run_rules(facts, self.terminology)
+        cards = self.renderer.render(findings, resolved.fetch_failed)
+        return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings])

@@ -1,0 +1,98 @@
+"""Prefetch resolution: what the client sent, what must be fetched, what is unavailable.
+
+CDS Hooks 2.0 §Prefetch: an absent key was not fetched (the service may fetch it itself);
+``null`` means the data does not exist; an OperationOutcome means the client's fetch failed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import CdsError
+from .request import HookRequest, parse_prefetch_value
+
+_TEMPLATE_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
+
+
+class FetchFailed(Exception):
+    """A FHIR query could not be answered (unreachable, refused, timed out, not found)."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class Fetcher(Protocol):
+    def allows(self, fhir_server: str) -> bool: ...
+
+    def fetch_all(
+        self, fhir_server: str, access_token: str | None, queries: dict[str, str]
+    ) -> dict[str, dict | None | FetchFailed]:
+        """Run each query against the server; a key's value is the resource/Bundle, None when
+        the server says it does not exist, or the FetchFailed that stopped it."""
+        ...
+
+
+@dataclass
+class ResolvedPrefetch:
+    data: dict[str, dict | None]
+    # every key the rules cannot have, whatever the reason
+    unavailable: frozenset[str]
+    # the keys we tried to fetch and could not: cards say so, so that nobody mistakes a
+    # skipped payer check for a passed one
+    fetch_failed: frozenset[str] = frozenset()
+
+
+def render_query(template: str, context: dict) -> str | None:
+    """Fill a prefetch template from the context; None if it names a field the context lacks."""
+    missing = False
+
+    def fill(match: re.Match) -> str:
+        nonlocal missing
+        value = context.get(match.group(1))
+        if not isinstance(value, str) or not value:
+            missing = True
+            return ""
+        return value
+
+    query = _TEMPLATE_TOKEN.sub(fill, template)
+    return None if missing else query
+
+
+def resolve_prefetch(request: HookRequest, fetcher: Fetcher | None) -> ResolvedPrefetch:
+    service = request.service
+    queries = {}
+    for key in sorted(request.absent):
+        query = render_query(service.prefetch[key], request.context)
+        if query is not None:
+            queries[key] = query
+    data = dict(request.prefetch)
+    failures: dict[str, str] = {}
+    attempted: set[str] = set()
+    if queries:
+        if not request.fhir_server:
+            failures = dict.fromkeys(queries, "not sent, and no fhirServer to fetch it from")
+        elif fetcher is None or not fetcher.allows(request.fhir_server):
+            failures = dict.fromkeys(
+                queries, "not sent, and fetching from this fhirServer is not enabled"
+            )
+        else:
+            attempted.update(queries)
+            for key, result in fetcher.fetch_all(
+                request.fhir_server, request.access_token, queries
+            ).items():
+                if isinstance(result, FetchFailed):
+                    failures[key] = result.reason
+                elif result is None:
+                    data[key] = None
+                else:
+                    data[key] = parse_prefetch_value(key, result, f"fetched {key}")
+    required_missing = [k for k in service.required_prefetch if k in failures]
+    if required_missing:
+        detail = "; ".join(f"{k}: {failures[k]}" for k in required_missing)
+        raise CdsError(412, f"Required prefetch data is missing ({detail}).",
+                       f"prefetch.{required_missing[0]}")
+    return ResolvedPrefetch(data, frozenset(failures), frozenset(attempted & failures.keys()))

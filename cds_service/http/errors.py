@@ -1,0 +1,89 @@
+"""Error responses as FHIR OperationOutcome JSON, and strict JSON request bodies.
+
+Nothing a client sends may produce a 500 or a stack trace: every werkzeug HTTP error and every
+CdsError is rendered here; anything else is logged (without the request body) and answered 500
+with a generic message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..errors import CdsError, bad_request, operation_outcome
+
+log = logging.getLogger("cds_service.http")
+
+_JSON_TYPES = ("application/json", "application/fhir+json")
+
+
+def json_response(payload: dict, status: int = 200) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                    status=status, mimetype="application/json")
+
+
+def error_response(status: int, message: str, field: str | None = None) -> Response:
+    return json_response(operation_outcome(status, message, field), status)
+
+
+def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise bad_request(f"The JSON body repeats the key '{key[:40]}' in one object.")
+        result[key] = value
+    return result
+
+
+def read_json_body() -> object:
+    """The request body as JSON: UTF-8, no duplicate keys, within the configured size."""
+    content_type = (request.mimetype or "").lower()
+    if content_type and content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+        raise CdsError(415, "The request body must be JSON (Content-Type: application/json).")
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise CdsError(413, "The request body is larger than this service accepts.") from None
+    if not raw:
+        raise bad_request("The request body is empty; a JSON object is required.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("The request body is not valid UTF-8.") from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates)
+    except RecursionError:
+        raise bad_request("The JSON body is nested too deeply.") from None
+    except ValueError as exc:  # JSONDecodeError; a non-finite number
+        position = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise bad_request(f"The request body is not valid JSON{position}.") from None
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CdsError)
+    def _cds_error(exc: CdsError) -> Response:
+        return json_response(exc.to_operation_outcome(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if isinstance(exc, RequestEntityTooLarge):
+            message = "The request body is larger than this service accepts."
+        elif status == 404:
+            message = "No such endpoint."
+        elif status == 405:
+            message = f"Method {request.method} is not allowed on this endpoint."
+        else:
+            message = exc.description or exc.name
+        response = error_response(status, message)
+        if status == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.error("unhandled error", extra={"error_type": type(exc).__name__}, exc_info=False)
+        return error_response(500, "The service could not process this request.")

@@ -1,0 +1,32 @@
+"""POST /cds-services/{id} (a hook call) and POST /cds-services/{id}/feedback."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from ..errors import CdsError
+from ..feedback import parse_feedback
+from ..hooks import SERVICES
+from .errors import json_response, read_json_body
+
+bp = Blueprint("services", __name__)
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    if service_id not in SERVICES:
+        raise CdsError(404, f"No CDS service with id '{service_id}'.")
+    body = read_json_body()
+    state = current_app.extensions["cds"]
+    result = state.pipeline.evaluate(service_id, body)
+    state.feedback_store.record_cards(service_id, result.response["cards"])
+    return json_response(result.response)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    if service_id not in SERVICES:
+        raise CdsError(404, f"No CDS service with id '{service_id}'.")
+    items = parse_feedback(read_json_body())
+    stored = current_app.extensions["cds"].feedback_store.record_feedback(service_id, items)
+    return json_response({"received": len(items), "stored": stored})

@@ -1,0 +1,68 @@
+"""Building the FHIR resources that suggestion actions carry."""
+
+from __future__ import annotations
+
+import copy
+
+from ..facts import Diagnosis, EncounterFacts
+from ..terminology import ICD10CM_SYSTEM, Terminology, normalize
+
+_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-category"
+_CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+_VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def icd_coding(code: str, terminology: Terminology) -> dict:
+    coding = {"system": ICD10CM_SYSTEM, "code": code}
+    display = terminology.icd.description(code)
+    if display:
+        coding["display"] = display
+    return coding
+
+
+def with_icd_code(diagnosis: Diagnosis, old: str, new: str, terminology: Terminology) -> dict:
+    """The whole Condition with its ICD-10-CM coding ``old`` replaced by ``new``; other codings
+    (SNOMED CT, local codes) are kept as they are."""
+    condition = copy.deepcopy(diagnosis.resource)
+    concept = condition.setdefault("code", {})
+    codings = concept.setdefault("coding", [])
+    replaced = False
+    for index, coding in enumerate(codings):
+        if coding.get("system") == ICD10CM_SYSTEM and normalize(coding.get("code", "")) == old:
+            codings[index] = icd_coding(new, terminology)
+            replaced = True
+    if not replaced:
+        codings.append(icd_coding(new, terminology))
+    return condition
+
+
+def new_condition(facts: EncounterFacts, code: str, terminology: Terminology,
+                  template: Diagnosis | None = None) -> dict:
+    """A new encounter-diagnosis Condition for ``code``, for the patient and encounter in hand."""
+    condition: dict = {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": _CLINICAL_SYSTEM, "code": "active"}]},
+        "verificationStatus": {"coding": [{"system": _VERIFICATION_SYSTEM, "code": "confirmed"}]},
+        "category": [{"coding": [{"system": _CATEGORY_SYSTEM, "code": "encounter-diagnosis"}]}],
+        "code": {"coding": [icd_coding(code, terminology)]},
+    }
+    subject = _subject(facts, template)
+    if subject:
+        condition["subject"] = subject
+    if facts.encounter and facts.encounter.get("id"):
+        condition["encounter"] = {"reference": f"Encounter/{facts.encounter['id']}"}
+    return condition
+
+
+def _subject(facts: EncounterFacts, template: Diagnosis | None) -> dict | None:
+    candidates = [template] if template else []
+    candidates += facts.diagnoses
+    for diagnosis in candidates:
+        if diagnosis and diagnosis.resource.get("subject"):
+            return copy.deepcopy(diagnosis.resource["subject"])
+    if facts.encounter and facts.encounter.get("subject"):
+        return copy.deepcopy(facts.encounter["subject"])
+    for order in facts.orders:
+        if order.resource.get("subject"):
+            return copy.deepcopy(order.resource["subject"])
+    return None

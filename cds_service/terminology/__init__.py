@@ -1,0 +1,54 @@
+"""Terminology: ICD-10-CM (validity on a date of service, hierarchy, Excludes1), and the
+ValueSets / ConceptMaps kept as FHIR data in ``valuesets/``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from ..data_files import data_dir
+from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, Icd10cm, normalize
+from .valuesets import CANONICAL_BASE, SOPT_SYSTEM, MapTarget, TerminologyError, ValueSetStore
+
+SNOMED_SYSTEM = "http://snomed.info/sct"
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+PROCEDURE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM, "urn:oid:2.16.840.1.113883.6.285",
+                               "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"})
+
+
+class Terminology:
+    """What the rules look codes up in. Built once per process, read-only afterwards."""
+
+    def __init__(self, directory: Path | None = None):
+        self.store = ValueSetStore(directory or data_dir("valuesets"))
+        self.icd = Icd10cm(self.store.billable_periods)
+
+    def in_valueset(self, name_or_url: str, system: str | None, code: str | None) -> bool:
+        return self.store.in_valueset(name_or_url, system, code)
+
+    def translate(self, name_or_url: str, system: str, code: str) -> list[MapTarget]:
+        return self.store.translate(name_or_url, system, code)
+
+
+@lru_cache(maxsize=1)
+def get_terminology() -> Terminology:
+    return Terminology()
+
+
+__all__ = [
+    "CANONICAL_BASE",
+    "CPT_SYSTEM",
+    "HCPCS_SYSTEM",
+    "ICD10CM_RELEASE",
+    "ICD10CM_SYSTEM",
+    "PROCEDURE_SYSTEMS",
+    "SNOMED_SYSTEM",
+    "SOPT_SYSTEM",
+    "Icd10cm",
+    "MapTarget",
+    "Terminology",
+    "TerminologyError",
+    "get_terminology",
+    "normalize",
+]

@@ -1,0 +1,209 @@
+"""FHIR ValueSets, ConceptMaps and CodeSystems kept as data in ``valuesets/``.
+
+Every file is parsed with the fhir.resources R4B model of its resourceType at start-up; a
+malformed one stops the service with the file and the field named. Membership tests are
+precomputed into sets and prefixes so that a rule's lookup is O(1) in the size of the set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from .icd10cm import ICD10CM_SYSTEM, BillablePeriod, normalize
+
+CANONICAL_BASE = "https://lbp-coding.example.org/fhir"
+SOPT_SYSTEM = "https://nahdo.org/sopt"
+# Systems whose codes are hierarchical by prefix, so that "is-a X" means "starts with X".
+_PREFIX_HIERARCHIES = frozenset({ICD10CM_SYSTEM, SOPT_SYSTEM})
+_HISTORY_URL = f"{CANONICAL_BASE}/CodeSystem/icd10cm-billable-periods"
+
+
+class TerminologyError(Exception):
+    """A knowledge file is malformed; the service must not start with it."""
+
+
+@dataclass
+class ValueSetIndex:
+    url: str
+    name: str
+    codes: dict[str, frozenset[str]] = field(default_factory=dict)
+    prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def contains(self, system: str | None, code: str | None) -> bool:
+        if not system or not code:
+            return False
+        if system == ICD10CM_SYSTEM:
+            code = normalize(code)
+        if code in self.excluded.get(system, ()):
+            return False
+        if code in self.codes.get(system, ()):
+            return True
+        return any(code.startswith(prefix) for prefix in self.prefixes.get(system, ()))
+
+
+@dataclass(frozen=True)
+class MapTarget:
+    system: str
+    code: str
+    display: str | None
+    equivalence: str
+
+
+class ValueSetStore:
+    """All ValueSets, ConceptMaps and CodeSystems, looked up by canonical URL or by name."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.valuesets: dict[str, ValueSetIndex] = {}
+        self.concept_maps: dict[str, dict[tuple[str, str], list[MapTarget]]] = {}
+        self.concept_map_sources: dict[str, dict] = {}
+        self.billable_periods: dict[str, list[BillablePeriod]] = {}
+        self._aliases: dict[str, str] = {}
+        self._load()
+
+    # -- lookups -------------------------------------------------------------------------
+    def valueset(self, name_or_url: str) -> ValueSetIndex:
+        return self.valuesets[self._aliases.get(name_or_url, name_or_url)]
+
+    def in_valueset(self, name_or_url: str, system: str | None, code: str | None) -> bool:
+        return self.valueset(name_or_url).contains(system, code)
+
+    def translate(self, name_or_url: str, system: str, code: str) -> list[MapTarget]:
+        url = self._aliases.get(name_or_url, name_or_url)
+        if system == ICD10CM_SYSTEM:
+            code = normalize(code)
+        return self.concept_maps[url].get((system, code), [])
+
+    def concept_map(self, name_or_url: str) -> dict[tuple[str, str], list[MapTarget]]:
+        return self.concept_maps[self._aliases.get(name_or_url, name_or_url)]
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self) -> None:
+        files = sorted(self.directory.glob("*.json"))
+        if not files:
+            raise TerminologyError(f"{self.directory}: no ValueSet or ConceptMap files found.")
+        resources = [(path, _read_resource(path)) for path in files]
+        for path, resource in resources:
+            kind = resource["resourceType"]
+            if kind == "CodeSystem" and resource.get("url") == _HISTORY_URL:
+                self._load_history(path, resource)
+        for path, resource in resources:
+            kind = resource["resourceType"]
+            self._aliases[resource["name"]] = resource["url"]
+            if kind == "ConceptMap":
+                self._load_concept_map(path, resource)
+        for path, resource in resources:
+            if resource["resourceType"] == "ValueSet":
+                self._index_valueset(path, resource, resources)
+
+    def _load_history(self, path: Path, resource: dict) -> None:
+        for index, concept in enumerate(resource.get("concept", [])):
+            props = {p["code"]: p.get("valueDateTime") for p in concept.get("property", [])}
+            try:
+                start = date.fromisoformat(props["billable-from"]) if props.get(
+                    "billable-from") else None
+                end = date.fromisoformat(props["billable-until"]) if props.get(
+                    "billable-until") else None
+            except ValueError as exc:
+                raise TerminologyError(f"{path.name}: concept[{index}].property: {exc}") from None
+            self.billable_periods.setdefault(normalize(concept["code"]), []).append(
+                BillablePeriod(start, end)
+            )
+
+    def _load_concept_map(self, path: Path, resource: dict) -> None:
+        table: dict[tuple[str, str], list[MapTarget]] = defaultdict(list)
+        for g_index, group in enumerate(resource.get("group", [])):
+            source, target = group.get("source"), group.get("target")
+            if not source or not target:
+                raise TerminologyError(
+                    f"{path.name}: group[{g_index}] needs both 'source' and 'target' systems."
+                )
+            for element in group.get("element", []):
+                code = normalize(element["code"]) if source == ICD10CM_SYSTEM else element["code"]
+                for mapped in element.get("target", []):
+                    table[(source, code)].append(
+                        MapTarget(target, mapped.get("code", ""), mapped.get("display"),
+                                  mapped["equivalence"])
+                    )
+        self.concept_maps[resource["url"]] = dict(table)
+        self.concept_map_sources[resource["url"]] = resource
+
+    def _index_valueset(self, path: Path, resource: dict, everything: list) -> None:
+        index = ValueSetIndex(resource["url"], resource["name"])
+        codes: dict[str, set[str]] = defaultdict(set)
+        prefixes: dict[str, set[str]] = defaultdict(set)
+        excluded: dict[str, set[str]] = defaultdict(set)
+        compose = resource.get("compose") or {}
+        for part, target in (("include", None), ("exclude", excluded)):
+            for i, rule in enumerate(compose.get(part, [])):
+                where = f"{path.name}: compose.{part}[{i}]"
+                for vs_url in rule.get("valueSet", []):
+                    nested = next((r for _, r in everything if r.get("url") == vs_url), None)
+                    if nested is None:
+                        raise TerminologyError(f"{where}.valueSet: unknown ValueSet {vs_url}")
+                    self._index_valueset(path, nested, everything)
+                    inner = self.valuesets[vs_url]
+                    for system, inner_codes in inner.codes.items():
+                        (target or codes)[system].update(inner_codes)
+                    if target is None:
+                        for system, inner_prefixes in inner.prefixes.items():
+                            prefixes[system].update(inner_prefixes)
+                system = rule.get("system")
+                if not system:
+                    continue
+                norm = normalize if system == ICD10CM_SYSTEM else (lambda c: c)
+                for concept in rule.get("concept", []):
+                    (target or codes)[system].add(norm(concept["code"]))
+                for f_index, flt in enumerate(rule.get("filter", [])):
+                    if flt.get("op") not in ("is-a", "descendent-of") or (
+                        system not in _PREFIX_HIERARCHIES
+                    ):
+                        raise TerminologyError(
+                            f"{where}.filter[{f_index}]: only is-a / descendent-of filters on "
+                            f"hierarchical code systems are supported, not {flt.get('op')} on "
+                            f"{system}"
+                        )
+                    if target is not None:
+                        raise TerminologyError(f"{where}.filter[{f_index}]: not supported here")
+                    value = norm(flt["value"])
+                    prefixes[system].add(value)
+                    if flt["op"] == "descendent-of":
+                        excluded[system].add(value)
+        index.codes = {s: frozenset(c) for s, c in codes.items()}
+        index.prefixes = {s: tuple(sorted(p)) for s, p in prefixes.items()}
+        index.excluded = {s: frozenset(c) for s, c in excluded.items()}
+        self.valuesets[resource["url"]] = index
+
+
+def _read_resource(path: Path) -> dict:
+    try:
+        resource = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TerminologyError(f"{path.name}: not readable JSON ({exc})") from None
+    if not isinstance(resource, dict):
+        raise TerminologyError(f"{path.name}: not a FHIR resource object")
+    kind = resource.get("resourceType")
+    if kind not in ("ValueSet", "ConceptMap", "CodeSystem"):
+        raise TerminologyError(
+            f"{path.name}: resourceType must be ValueSet, ConceptMap or CodeSystem"
+        )
+    try:
+        get_fhir_model_class(kind).model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(p) for p in first.get("loc", ())) or "resource"
+        raise TerminologyError(f"{path.name}: {location}: {first.get('msg')}") from None
+    for required in ("url", "name", "version"):
+        if not resource.get(required):
+            raise TerminologyError(f"{path.name}: {required} is required")
+    if kind == "ValueSet" and not resource.get("compose"):
+        raise TerminologyError(f"{path.name}: compose is required (say where the list comes from)")
+    return resource
