@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, g
 
 from ..errors import CdsError
 from ..feedback import parse_feedback
@@ -16,9 +16,15 @@ bp = Blueprint("services", __name__)
 def call_service(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
+    g.service_id = service_id
     body = read_json_body()
     state = current_app.extensions["cds"]
     result = state.pipeline.evaluate(service_id, body)
+    # read by the request log and the metrics: ids only, never patient data
+    g.hook = result.request.service.hook
+    g.hook_instance = result.request.hook_instance
+    g.rule_ids = result.rule_ids
+    g.cards = result.response["cards"]
     state.feedback_store.record_cards(service_id, result.response["cards"])
     return json_response(result.response)
 
@@ -27,6 +33,7 @@ def call_service(service_id: str) -> Response:
 def feedback(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
+    g.service_id = service_id
     items = parse_feedback(read_json_body())
     stored = current_app.extensions["cds"].feedback_store.record_feedback(service_id, items)
     return json_response({"received": len(items), "stored": stored})

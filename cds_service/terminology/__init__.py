@@ -13,6 +13,7 @@ from .valuesets import CANONICAL_BASE, SOPT_SYSTEM, MapTarget, TerminologyError,
 SNOMED_SYSTEM = "http://snomed.info/sct"
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+SNOMED_MAP = "SnomedLowBackToIcd10cm"
 PROCEDURE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM, "urn:oid:2.16.840.1.113883.6.285",
                                "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"})
 
@@ -30,6 +31,20 @@ class Terminology:
     def translate(self, name_or_url: str, system: str, code: str) -> list[MapTarget]:
         return self.store.translate(name_or_url, system, code)
 
+    def icd10cm_codes(self, codes) -> tuple[str, ...]:
+        """The ICD-10-CM codes a diagnosis carries; for one coded only in SNOMED CT, the
+        default ICD-10-CM codes the SNOMED ConceptMap gives for its concepts."""
+        icd = tuple(c.code for c in codes if c.system == ICD10CM_SYSTEM)
+        if icd:
+            return icd
+        mapped = []
+        for coding in codes:
+            if coding.system == SNOMED_SYSTEM:
+                for target in self.translate(SNOMED_MAP, SNOMED_SYSTEM, coding.code):
+                    if target.code and target.code not in mapped:
+                        mapped.append(target.code)
+        return tuple(mapped)
+
 
 @lru_cache(maxsize=1)
 def get_terminology() -> Terminology:
@@ -43,6 +58,7 @@ __all__ = [
     "ICD10CM_RELEASE",
     "ICD10CM_SYSTEM",
     "PROCEDURE_SYSTEMS",
+    "SNOMED_MAP",
     "SNOMED_SYSTEM",
     "SOPT_SYSTEM",
     "Icd10cm",
