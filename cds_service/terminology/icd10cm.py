@@ -110,6 +110,7 @@ class Icd10cm:
         First the billable children (a header's real leaves only: M51.36 gives .360/.361/.362/
         .369, never a made-up .363); then, one level deeper for headers whose children are
         headers too; else the nearest billable ancestor (a code used before it existed).
+        Codes that are not in the code set at all get none.
         """
         if cm.is_valid_item(code):
             children = [c for c in cm.get_children(code) if _CODE_SHAPE.match(c)]
@@ -119,20 +120,13 @@ class Icd10cm:
                 billable = [g for g in grandchildren if self.is_billable(g, on)]
             if billable:
                 return billable[:limit]
-        ancestor = self.parent(code) if cm.is_valid_item(code) else self._nearest_known(code)
+        # An unknown code (a typo, a local code) gets no guess: the coder must choose.
+        ancestor = self.parent(code) if cm.is_valid_item(code) else None
         while ancestor:
             if self.is_billable(ancestor, on):
                 return [ancestor]
             ancestor = self.parent(ancestor)
         return []
-
-    def _nearest_known(self, code: str) -> str | None:
-        candidate = code
-        while len(candidate.replace(".", "")) > 3:
-            candidate = normalize(candidate.replace(".", "")[:-1])
-            if cm.is_valid_item(candidate):
-                return candidate
-        return None
 
     # -- Excludes1 -----------------------------------------------------------------------
     def excludes1_notes(self, code: str) -> tuple[ExcludesNote, ...]:

@@ -25,6 +25,9 @@ _PREFIX_HIERARCHIES = frozenset({ICD10CM_SYSTEM, SOPT_SYSTEM})
 _HISTORY_URL = f"{CANONICAL_BASE}/CodeSystem/icd10cm-billable-periods"
 
 
+_PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
+
+
 class TerminologyError(Exception):
     """A knowledge file is malformed; the service must not start with it."""
 
@@ -36,17 +39,23 @@ class ValueSetIndex:
     codes: dict[str, frozenset[str]] = field(default_factory=dict)
     prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     excluded: dict[str, frozenset[str]] = field(default_factory=dict)
+    included_sets: tuple[ValueSetIndex, ...] = ()
+    excluded_sets: tuple[ValueSetIndex, ...] = ()
 
     def contains(self, system: str | None, code: str | None) -> bool:
         if not system or not code:
             return False
         if system == ICD10CM_SYSTEM:
             code = normalize(code)
-        if code in self.excluded.get(system, ()):
+        if code in self.excluded.get(system, ()) or any(
+            vs.contains(system, code) for vs in self.excluded_sets
+        ):
             return False
         if code in self.codes.get(system, ()):
             return True
-        return any(code.startswith(prefix) for prefix in self.prefixes.get(system, ()))
+        if any(code.startswith(prefix) for prefix in self.prefixes.get(system, ())):
+            return True
+        return any(vs.contains(system, code) for vs in self.included_sets)
 
 
 @dataclass(frozen=True)
@@ -141,27 +150,26 @@ class ValueSetStore:
         codes: dict[str, set[str]] = defaultdict(set)
         prefixes: dict[str, set[str]] = defaultdict(set)
         excluded: dict[str, set[str]] = defaultdict(set)
+        nested: dict[str, list[ValueSetIndex]] = {"include": [], "exclude": []}
         compose = resource.get("compose") or {}
-        for part, target in (("include", None), ("exclude", excluded)):
+        for part, target in (("include", codes), ("exclude", excluded)):
+            including = part == "include"
             for i, rule in enumerate(compose.get(part, [])):
                 where = f"{path.name}: compose.{part}[{i}]"
                 for vs_url in rule.get("valueSet", []):
-                    nested = next((r for _, r in everything if r.get("url") == vs_url), None)
-                    if nested is None:
+                    nested_resource = next(
+                        (r for _, r in everything if r.get("url") == vs_url), None)
+                    if nested_resource is None or vs_url == resource["url"]:
                         raise TerminologyError(f"{where}.valueSet: unknown ValueSet {vs_url}")
-                    self._index_valueset(path, nested, everything)
-                    inner = self.valuesets[vs_url]
-                    for system, inner_codes in inner.codes.items():
-                        (target or codes)[system].update(inner_codes)
-                    if target is None:
-                        for system, inner_prefixes in inner.prefixes.items():
-                            prefixes[system].update(inner_prefixes)
+                    if vs_url not in self.valuesets:
+                        self._index_valueset(path, nested_resource, everything)
+                    nested[part].append(self.valuesets[vs_url])
                 system = rule.get("system")
                 if not system:
                     continue
                 norm = normalize if system == ICD10CM_SYSTEM else (lambda c: c)
                 for concept in rule.get("concept", []):
-                    (target or codes)[system].add(norm(concept["code"]))
+                    target[system].add(norm(concept["code"]))
                 for f_index, flt in enumerate(rule.get("filter", [])):
                     if flt.get("op") not in ("is-a", "descendent-of") or (
                         system not in _PREFIX_HIERARCHIES
@@ -171,7 +179,7 @@ class ValueSetStore:
                             f"hierarchical code systems are supported, not {flt.get('op')} on "
                             f"{system}"
                         )
-                    if target is not None:
+                    if not including:
                         raise TerminologyError(f"{where}.filter[{f_index}]: not supported here")
                     value = norm(flt["value"])
                     prefixes[system].add(value)
@@ -180,6 +188,8 @@ class ValueSetStore:
         index.codes = {s: frozenset(c) for s, c in codes.items()}
         index.prefixes = {s: tuple(sorted(p)) for s, p in prefixes.items()}
         index.excluded = {s: frozenset(c) for s, c in excluded.items()}
+        index.included_sets = tuple(nested["include"])
+        index.excluded_sets = tuple(nested["exclude"])
         self.valuesets[resource["url"]] = index
 
 
@@ -204,6 +214,10 @@ def _read_resource(path: Path) -> dict:
     for required in ("url", "name", "version"):
         if not resource.get(required):
             raise TerminologyError(f"{path.name}: {required} is required")
+    # fhir.resources checks types, not the bindings of required code elements
+    if resource.get("status") not in _PUBLICATION_STATUS:
+        raise TerminologyError(
+            f"{path.name}: status must be one of {', '.join(sorted(_PUBLICATION_STATUS))}")
     if kind == "ValueSet" and not resource.get("compose"):
         raise TerminologyError(f"{path.name}: compose is required (say where the list comes from)")
     return resource

@@ -1,0 +1,94 @@
+"""Card rendering from the templates in cards/: shape, limits, and refusal of bad templates."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cds_service.cards import CardRenderer, CardTemplateError
+from cds_service.data_files import data_dir
+from cds_service.rules import RULES, Action, Finding, Suggestion
+from tests.contract import check_card_shape
+
+
+@pytest.fixture()
+def cards_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "cards"
+    shutil.copytree(data_dir("cards"), target)
+    return target
+
+
+def invalid_code_finding(**overrides) -> Finding:
+    params = {"code": "M54.5", "description": "Low back pain", "date": "2026-03-02",
+              "reason": "retired", "changed_on": "2021-10-01",
+              "replacements": [("M54.50", "Low back pain, unspecified")]}
+    params.update(overrides)
+    return Finding("invalid-code", params=params, suggestions=[Suggestion(
+        "replace", [Action("update", "replace", resource={"resourceType": "Condition"})],
+        params={"old": "M54.5", "new": "M54.50", "display": "Low back pain, unspecified"})])
+
+
+def test_every_rule_has_a_template():
+    renderer = CardRenderer()
+    assert set(renderer.templates) == {rule.id for rule in RULES}
+
+
+def test_rendered_card_has_the_contract_shape():
+    card = CardRenderer().render_one(invalid_code_finding())
+    assert check_card_shape(card) == []
+    assert card["source"]["topic"]["code"] == "invalid-code"
+    assert card["selectionBehavior"] == "at-most-one"
+    assert card["suggestions"][0]["actions"][0]["description"] == (
+        "Replace M54.5 with M54.50 on this diagnosis")
+    assert card["overrideReasons"][0]["code"]
+
+
+def test_card_without_suggestions_omits_selection_behavior():
+    finding = invalid_code_finding(replacements=[])
+    finding.suggestions = []
+    card = CardRenderer().render_one(finding)
+    assert "suggestions" not in card
+    assert "selectionBehavior" not in card
+
+
+def test_summary_is_cut_to_140_characters():
+    card = CardRenderer().render_one(invalid_code_finding(code="M" * 200, reason="unknown"))
+    assert len(card["summary"]) <= 140
+    assert card["summary"].endswith("…")
+
+
+def test_unavailable_data_is_named_in_the_detail():
+    card = CardRenderer().render_one(invalid_code_finding(), frozenset({"coverage"}))
+    assert "Not available for this check: coverage" in card["detail"]
+
+
+def test_missing_template_is_refused(cards_copy):
+    (cards_copy / "invalid-code.toml").unlink()
+    with pytest.raises(CardTemplateError, match="invalid-code.toml: card template missing"):
+        CardRenderer(cards_copy)
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        (('indicator = "critical"', 'indicator = "urgent"'), "indicator must be one of"),
+        (('selection_behavior = "at-most-one"', 'selection_behavior = "all"'),
+         "selection_behavior"),
+        (("{{ code }} is incomplete", "{{ code }"), "summary"),
+        (('title = "', 'title = """'), "not valid TOML"),
+    ],
+)
+def test_malformed_template_is_refused(cards_copy, replace, message):
+    path = cards_copy / "invalid-code.toml"
+    path.write_text(path.read_text().replace(*replace, 1))
+    with pytest.raises(CardTemplateError, match=message):
+        CardRenderer(cards_copy)
+
+
+def test_unknown_wording_key_is_an_error():
+    finding = invalid_code_finding()
+    finding.suggestions[0].label = "no-such-label"
+    with pytest.raises(CardTemplateError, match="no wording 'no-such-label'"):
+        CardRenderer().render_one(finding)
