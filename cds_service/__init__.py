@@ -7,6 +7,7 @@ once here, so that a pre-forking server shares it between workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask_cors import CORS
@@ -14,8 +15,12 @@ from flask_cors import CORS
 from .cards import CardRenderer
 from .feedback import MemoryFeedbackStore
 from .hooks import HookPipeline
+from .hooks.fhir_fetch import FhirFetcher
 from .settings import Settings
 from .terminology import Terminology, get_terminology
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by create_app only
+    from .store import SqlFeedbackStore
 
 __all__ = ["create_app"]
 
@@ -25,20 +30,23 @@ class ServiceState:
     settings: Settings
     terminology: Terminology
     pipeline: HookPipeline
-    feedback_store: MemoryFeedbackStore
+    feedback_store: SqlFeedbackStore | MemoryFeedbackStore
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    from .store import create_feedback_store
+
     terminology = get_terminology()
-    pipeline = HookPipeline(terminology, CardRenderer())
+    pipeline = HookPipeline(terminology, CardRenderer(), _fhir_fetcher(settings))
     app.extensions["cds"] = ServiceState(
         settings=settings,
         terminology=terminology,
         pipeline=pipeline,
-        feedback_store=MemoryFeedbackStore(settings.feedback_card_capacity),
+        # opened and migrated by server.run before the workers fork, else on first use
+        feedback_store=create_feedback_store(settings),
     )
     # The CDS Hooks sandbox and other browser clients call from another origin.
     CORS(app, origins=list(settings.cors_origins), allow_headers=["Authorization", "Content-Type"],
@@ -48,3 +56,21 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     http.init_app(app)
     return app
+
+
+def _fhir_fetcher(settings: Settings) -> FhirFetcher | None:
+    """The FHIR server fallback, or None (fetching off) while no server is allowed."""
+    if not settings.fhir_allowed_servers:
+        return None
+    return FhirFetcher(
+        settings.fhir_allowed_servers,
+        connect_timeout=settings.fhir_connect_timeout,
+        read_timeout=settings.fhir_read_timeout,
+        deadline=settings.fhir_deadline,
+        max_pages=settings.fhir_max_pages,
+        max_response_bytes=settings.fhir_max_response_bytes,
+        cache_ttl=settings.fhir_cache_ttl,
+        cache_size=settings.fhir_cache_size,
+        # up to five queries per hook call, for each of a worker's request threads
+        max_workers=5 * settings.threads,
+    )

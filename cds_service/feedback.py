@@ -60,7 +60,7 @@ def _parse_item(item: Any, path: str) -> FeedbackItem:
     if not isinstance(card, str) or not _is_uuid(card):
         raise bad_request(f"{path}.card must be the uuid of a card.", f"{path}.card")
     outcome = item.get("outcome")
-    if outcome not in OUTCOMES:
+    if not isinstance(outcome, str) or outcome not in OUTCOMES:
         raise bad_request(f"{path}.outcome must be 'accepted' or 'overridden'.", f"{path}.outcome")
     accepted = item.get("acceptedSuggestions", [])
     if not isinstance(accepted, list) or not all(
@@ -126,7 +126,9 @@ class MemoryFeedbackStore:
         self._capacity = card_capacity
         self._lock = threading.Lock()
 
-    def record_cards(self, service_id: str, cards: list[dict]) -> None:
+    def record_cards(self, service_id: str, cards: list[dict], *, hook: str | None = None,
+                     hook_instance: str | None = None, patient_id: str | None = None) -> None:
+        # hook, hook_instance and patient_id: kept by the SQL store (cds_service/store) only
         with self._lock:
             for card in cards:
                 issued = IssuedCard(

@@ -3,12 +3,15 @@ example requests copied from ../shared/examples into tests/fixtures/examples."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +20,47 @@ import pytest
 import requests
 
 from cds_service import create_app
+from cds_service.settings import Settings
+from tests import log_scan
+from tests.auth_support import ISSUER, TENANT, TENANT_ISSUER, JwksServer, ec_key, rsa_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = sorted((FIXTURES / "examples").glob("*.json"))
+
+
+# -- the logs of the whole run, scanned for patient data and tokens (tests/log_scan.py) ---------
+
+LOG_DIR = Path(tempfile.mkdtemp(prefix="cds-test-logs-"))
+_log_handler: log_scan.RecordEverythingHandler | None = None
+
+
+def pytest_configure(config) -> None:
+    global _log_handler
+    os.environ["CDS_TEST_LOG_DIR"] = str(LOG_DIR)  # every LiveServer logs there
+    # The feedback database of the in-process apps: a throwaway SQLite file, never the user's
+    # default one nor a DATABASE_URL from the shell (each LiveServer gets its own folder too).
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["CDS_DATA_DIR"] = str(LOG_DIR / "data")
+    _log_handler = log_scan.RecordEverythingHandler(LOG_DIR / log_scan.IN_PROCESS_LOG)
+    logging.getLogger().addHandler(_log_handler)
+    logging.getLogger("cds_service").setLevel(logging.DEBUG)  # "at any level"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if _log_handler is not None:
+        logging.getLogger().removeHandler(_log_handler)
+        _log_handler.close()
+    leaks = log_scan.scan(LOG_DIR, log_scan.fixture_markers(EXAMPLES))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter is not None:
+            reporter.write_sep("=", "patient data or tokens in the logs", red=True)
+            for leak in leaks[:50]:
+                reporter.write_line(str(leak))
+            reporter.write_line(f"logs kept in {LOG_DIR}")
+    else:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
 
 
 def load_example(name: str) -> dict:
@@ -28,7 +69,8 @@ def load_example(name: str) -> dict:
 
 @pytest.fixture(scope="session")
 def app():
-    return create_app()
+    """The app with client authentication off (CDS_AUTH_DISABLED); see ``auth_app``."""
+    return create_app(dataclasses.replace(Settings.load(), auth_disabled=True))
 
 
 @pytest.fixture()
@@ -48,11 +90,18 @@ def cds_command() -> list[str]:
 
 
 class LiveServer:
-    def __init__(self, env: dict[str, str] | None = None, workers: int = 2):
+    """``cds-service serve`` on a free loopback port, logging at DEBUG into LOG_DIR. Client
+    authentication is off (CDS_AUTH_DISABLED=true) unless ``auth=True``; ``env`` wins."""
+
+    def __init__(self, env: dict[str, str] | None = None, workers: int = 2, auth: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(os.environ.get("CDS_TEST_LOG_DIR", "/tmp")) / f"cds-{self.port}.log"
-        environment = {**os.environ, **(env or {})}
+        # its own feedback database (SQLite in a fresh folder) unless ``env`` names one
+        self.data_dir = Path(tempfile.mkdtemp(prefix="cds-live-data-"))
+        defaults = {"CDS_AUTH_DISABLED": "false" if auth else "true", "CDS_LOG_LEVEL": "debug",
+                    "NO_PROXY": "127.0.0.1,localhost", "CDS_DATA_DIR": str(self.data_dir)}
+        environment = {**os.environ, **defaults, **(env or {})}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*cds_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -66,6 +115,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._log.close()
                 raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
             try:
                 if requests.get(f"{self.url}/cds-services", timeout=1).status_code in (200, 401):
@@ -84,6 +134,7 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -94,6 +145,51 @@ def live_server() -> Iterator[LiveServer]:
     server = LiveServer()
     yield server
     server.stop()
+
+
+# -- client authentication on (tests/auth_support.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def jwks_server() -> Iterator[JwksServer]:
+    """A CDS client's JWKS over loopback HTTP: an RSA (RS384) and an EC (ES384) key at
+    /jwks.json, another EC key at /jku-allowed.json, a tenant issuer's key at /tenant.json."""
+    server = JwksServer()
+    server.keys = {"rsa": rsa_key("rsa-1"), "ec": ec_key("ec-1"), "jku": ec_key("jku-1"),
+                   "tenant": ec_key("tenant-1")}
+    server.publish("/jwks.json", server.keys["rsa"], server.keys["ec"])
+    server.publish("/jku-allowed.json", server.keys["jku"])
+    server.publish("/jku-not-allowed.json", server.keys["jku"])
+    server.publish("/tenant.json", server.keys["tenant"])
+    yield server
+    server.stop()
+
+
+def trusted_issuers_env(jwks: JwksServer) -> dict[str, str]:
+    issuers = [
+        {"iss": ISSUER, "jwks_url": jwks.url("/jwks.json"), "jku": [jwks.url("/jku-allowed.json")]},
+        {"iss": TENANT_ISSUER, "jwks_url": jwks.url("/tenant.json"), "tenant": TENANT},
+    ]
+    return {"CDS_TRUSTED_ISSUERS": json.dumps(issuers),
+            "CDS_AUTH_AUDIENCE_ALIASES": "https://cds.example.test/lbp",
+            # re-fetch the JWKS on every call, so that the outage test meets a real failed fetch
+            "CDS_AUTH_JWKS_TTL_SECONDS": "0", "CDS_AUTH_JWKS_MIN_REFETCH_SECONDS": "0"}
+
+
+@pytest.fixture(scope="session")
+def auth_live_server(jwks_server) -> Iterator[LiveServer]:
+    """The real server with client authentication on, trusting ``jwks_server``'s issuers. One
+    worker: the jti replay cache is per worker process (README, Security)."""
+    server = LiveServer(env=trusted_issuers_env(jwks_server), workers=1, auth=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_app(jwks_server):
+    """The app in process with client authentication on, trusting ``jwks_server``'s issuers."""
+    return create_app(Settings.load(environ={**trusted_issuers_env(jwks_server),
+                                             "CDS_AUTH_JWKS_TTL_SECONDS": "300"}))
 
 
 @pytest.fixture(scope="session")

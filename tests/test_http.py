@@ -69,6 +69,7 @@ def test_hook_call_answers_cards(live_server):
         (lambda b: b["context"].pop("encounterId"), 400, "context.encounterId"),
         (lambda b: b["context"].pop("userId"), 400, "context.userId"),
         (lambda b: b["context"].update(patientId=7), 400, "context.patientId"),
+        (lambda b: b["context"].update(patientId="../Patient/x"), 400, "FHIR resource id"),
         (lambda b: b.update(context=[]), 400, "context"),
         (lambda b: b.update(prefetch=[]), 400, "prefetch"),
         (lambda b: b["prefetch"].update(encounter={"resourceType": "Patient", "id": "x"}), 400,
@@ -76,7 +77,7 @@ def test_hook_call_answers_cards(live_server):
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
             onsetDateTime="last spring"), 400, "onsetDateTime"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
-            resourceType="NoSuchType"), 400, "unknown resourceType"),
+            resourceType="NoSuchType"), 400, "NoSuchType"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0].update(resource="text"), 400,
          "entry[0]"),
         (lambda b: b.update(fhirAuthorization={"access_token": 5}), 400, "access_token"),

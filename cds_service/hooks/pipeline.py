@@ -12,7 +12,7 @@ from ..facts import build_facts
 from ..rules import Finding, run_rules
 from ..terminology import Terminology
 from .prefetch import Fetcher, resolve_prefetch
-from .request import HookRequest, parse_hook_request
+from .request import HookRequest, parse_hook_request, validate_read_resources
 from .services import SERVICES
 
 
@@ -39,6 +39,11 @@ class HookPipeline:
         resolved = resolve_prefetch(request, self.fetcher)
         facts = build_facts(service.hook, request.context, resolved.data, request.draft_orders,
                             resolved.unavailable, today)
+        validate_read_resources(
+            [*(d.resource for d in facts.diagnoses), *(p.resource for p in facts.procedures),
+             *facts.coverages],
+            request.paths,
+        )
         findings = run_rules(facts, self.terminology)
         cards = self.renderer.render(findings, resolved.fetch_failed)
         return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings])

@@ -89,7 +89,12 @@ def resolve_prefetch(request: HookRequest, fetcher: Fetcher | None) -> ResolvedP
                 elif result is None:
                     data[key] = None
                 else:
-                    data[key] = parse_prefetch_value(key, result, f"fetched {key}")
+                    try:
+                        data[key] = parse_prefetch_value(key, result, f"fetched {key}",
+                                                         request.paths)
+                    except CdsError as exc:
+                        # the EHR's server sent it, not the client: data missing, not a 400
+                        failures[key] = f"the FHIR server's answer is not usable ({exc.message})"
     required_missing = [k for k in service.required_prefetch if k in failures]
     if required_missing:
         detail = "; ".join(f"{k}: {failures[k]}" for k in required_missing)

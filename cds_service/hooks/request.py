@@ -8,6 +8,7 @@ R4 models are no longer maintained alongside its R4B/R5 ones.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from ..errors import bad_request
 from .services import PREFETCH_RESOURCE_TYPES, SEARCH_KEYS, ServiceDefinition
 
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ORDER_TYPES = frozenset(
     {
         "ServiceRequest",
@@ -43,6 +45,8 @@ class HookRequest:
     # keys the client did not send, or whose fetch failed on its side (OperationOutcome)
     absent: set[str] = field(default_factory=set)
     draft_orders: list[dict] = field(default_factory=list)
+    # id(resource) -> where it sat in the request, to name it in an error found later
+    paths: dict[int, str] = field(default_factory=dict)
 
     @property
     def patient_id(self) -> str:
@@ -79,6 +83,10 @@ def parse_hook_request(body: Any, service: ServiceDefinition) -> HookRequest:
     for name in ("userId", "patientId", "encounterId"):
         if name in context and (not isinstance(context[name], str) or not context[name].strip()):
             raise bad_request(f"context.{name} must be a non-empty string.", f"context.{name}")
+    for name in ("patientId", "encounterId"):
+        # They are spliced into FHIR queries: only a FHIR id (R4 §2.1.0.2 'id') is acceptable.
+        if name in context and not _FHIR_ID.match(context[name]):
+            raise bad_request(f"context.{name} must be a FHIR resource id.", f"context.{name}")
 
     fhir_server, access_token = _parse_fhir_access(body)
     request = HookRequest(
@@ -135,7 +143,8 @@ def _parse_draft_orders(draft_orders: Any) -> list[dict]:
         raise bad_request(f"{path} must be a FHIR Bundle.", path)
     orders = []
     for index, resource in enumerate(_bundle_resources(draft_orders, path)):
-        if resource.get("resourceType") not in _ORDER_TYPES:
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str) or resource_type not in _ORDER_TYPES:
             raise bad_request(
                 f"{path}.entry[{index}] is a {_type_name(resource)}, not an order resource.",
                 f"{path}.entry[{index}].resource",
@@ -165,11 +174,18 @@ def _parse_prefetch(prefetch: Any, request: HookRequest) -> None:
             # The client tried to fetch and failed: treat the key as not fetched.
             request.absent.add(key)
             continue
-        request.prefetch[key] = parse_prefetch_value(key, value, path)
+        request.prefetch[key] = parse_prefetch_value(key, value, path, request.paths)
 
 
-def parse_prefetch_value(key: str, value: dict, path: str) -> dict:
-    """Check one prefetch value (sent by the client or fetched by us) and return it."""
+def parse_prefetch_value(key: str, value: dict, path: str,
+                         paths: dict[int, str] | None = None) -> dict:
+    """Check one prefetch value (sent by the client or fetched by us) and return it.
+
+    A single resource (Patient, Encounter) is validated in full here. The entries of a search
+    Bundle are checked for their type and for the shape of the elements the facts read; the
+    ones the rules go on to read in depth are validated in full by ``validate_read_resources``
+    once the facts say which they are (a patient's long history is mostly neither).
+    """
     expected = PREFETCH_RESOURCE_TYPES[key]
     if key in SEARCH_KEYS:
         if value.get("resourceType") != "Bundle":
@@ -179,18 +195,111 @@ def parse_prefetch_value(key: str, value: dict, path: str) -> dict:
             resource_type = resource.get("resourceType")
             if resource_type == "OperationOutcome":
                 continue  # search warnings travel as entries with search.mode = outcome
-            validate_resource(resource, entry_path)
-            if resource_type != expected and not _is_included(value, index):
-                raise bad_request(
-                    f"{entry_path} is a {_type_name(resource)}; {path} holds {expected} "
-                    "resources.",
-                    entry_path,
-                )
+            if not isinstance(resource_type, str) or not resource_type:
+                raise bad_request(f"{entry_path}.resourceType is required.",
+                                  f"{entry_path}.resourceType")
+            if resource_type != expected:
+                if not _is_included(value, index):
+                    raise bad_request(
+                        f"{entry_path} is a {_type_name(resource)}; {path} holds {expected} "
+                        "resources.",
+                        entry_path,
+                    )
+                validate_resource(resource, entry_path)
+                continue
+            check_read_elements(resource, entry_path)
+            if paths is not None:
+                paths[id(resource)] = entry_path
         return value
     if value.get("resourceType") != expected:
         raise bad_request(f"{path} must be a {expected} resource.", path)
     validate_resource(value, path)
     return value
+
+
+def validate_read_resources(resources: list[dict], paths: dict[int, str]) -> None:
+    """Validate in full, with fhir.resources, the resources the rules read in depth."""
+    for resource in resources:
+        path = paths.get(id(resource))
+        if path is not None:
+            validate_resource(resource, path)
+            del paths[id(resource)]  # once per request, however many rules read it
+
+
+# The elements the facts read from every Condition, Procedure and Coverage, by kind; each one
+# present must have the right JSON shape, so that reading it can never fail.
+_CODEABLE = "CodeableConcept"
+_READ_ELEMENTS: dict[str, str] = {
+    "id": "id", "status": "code", "code": _CODEABLE, "clinicalStatus": _CODEABLE,
+    "verificationStatus": _CODEABLE, "severity": _CODEABLE, "type": _CODEABLE,
+    "category": f"[{_CODEABLE}]", "bodySite": f"[{_CODEABLE}]", "reasonCode": f"[{_CODEABLE}]",
+    "subject": "Reference", "encounter": "Reference", "beneficiary": "Reference",
+    "payor": "[Reference]", "reasonReference": "[Reference]", "recordedDate": "dateTime",
+    "onsetDateTime": "dateTime", "performedDateTime": "dateTime", "performedPeriod": "Period",
+    "period": "Period", "note": "[Annotation]", "evidence": "[Evidence]",
+}
+_DATE_TIME = re.compile(
+    r"^([0-9]{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"
+)
+
+
+def check_read_elements(resource: dict, path: str) -> None:
+    for name, kind in _READ_ELEMENTS.items():
+        if name in resource:
+            problem = _shape_problem(resource[name], kind)
+            if problem:
+                raise bad_request(f"{path}.{name} is not valid FHIR R4: {problem}.",
+                                  f"{path}.{name}")
+
+
+def _shape_problem(value: Any, kind: str) -> str | None:
+    if kind.startswith("["):
+        if not isinstance(value, list) or not value:
+            return "must be a non-empty array"
+        inner = kind[1:-1]
+        return next((p for p in (_shape_problem(v, inner) for v in value) if p), None)
+    if kind in ("id", "code"):
+        ok = isinstance(value, str) and value.strip() != "" and (
+            kind == "code" or _FHIR_ID.match(value))
+        return None if ok else f"must be a FHIR {kind}"
+    if kind == "dateTime":
+        return None if isinstance(value, str) and _DATE_TIME.match(value) else (
+            "must be a FHIR date or dateTime string")
+    if not isinstance(value, dict) or not value:
+        return "must be a non-empty object"
+    if kind == _CODEABLE:
+        if "text" in value and not isinstance(value["text"], str):
+            return "text must be a string"
+        if "coding" in value:
+            codings = value["coding"]
+            if not isinstance(codings, list) or not all(isinstance(c, dict) for c in codings):
+                return "coding must be an array of objects"
+            for coding in codings:
+                for part in ("system", "code", "display", "version"):
+                    if part in coding and not isinstance(coding[part], str):
+                        return f"coding.{part} must be a string"
+        return None
+    if kind == "Reference":
+        for part in ("reference", "display"):
+            if part in value and not isinstance(value[part], str):
+                return f"{part} must be a string"
+        return None
+    if kind == "Period":
+        for part in ("start", "end"):
+            if part in value and _shape_problem(value[part], "dateTime"):
+                return f"{part} must be a FHIR dateTime string"
+        return None
+    if kind == "Annotation":
+        return None if isinstance(value.get("text"), str) else "text must be a string"
+    if kind == "Evidence":
+        for part, inner in (("code", f"[{_CODEABLE}]"), ("detail", "[Reference]")):
+            if part in value:
+                problem = _shape_problem(value[part], inner)
+                if problem:
+                    return f"{part}: {problem}"
+        return None
+    return None
 
 
 def _is_included(bundle: dict, index: int) -> bool:
@@ -229,7 +338,7 @@ def validate_resource(resource: dict, path: str) -> None:
     except (KeyError, ValueError, AttributeError):
         raise bad_request(f"{path} has an unknown resourceType.", f"{path}.resourceType") from None
     try:
-        model.model_validate(resource)
+        parsed = model.model_validate(resource)
     except ValidationError as exc:
         raise bad_request(f"{path} is not valid FHIR R4: {_describe(exc)}",
                           _error_path(path, exc)) from None
@@ -237,6 +346,36 @@ def validate_resource(resource: dict, path: str) -> None:
         # fhir.resources raises KeyError for a contained or nested resource of an unknown type
         raise bad_request(f"{path} is not valid FHIR R4: a nested resource has an unknown type.",
                           path) from None
+    try:
+        problem = _json_shape_problem(
+            resource, parsed.model_dump(mode="json", by_alias=True, exclude_none=True), path)
+    except (ValueError, TypeError, RecursionError):
+        problem = (f"{path} is not valid FHIR R4 JSON.", path)
+    if problem:
+        raise bad_request(*problem)
+
+
+def _json_shape_problem(raw: Any, parsed: Any, path: str) -> tuple[str, str] | None:
+    """What the models accept but the rules (which read the JSON) cannot: a null element, or a
+    number where FHIR has a string (the models read 1.5 as a dateTime). (message, field)."""
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            where = f"{path}.{key}"
+            if value is None:
+                return f"{where} is null; FHIR JSON leaves an absent element out.", where
+            found = _json_shape_problem(
+                value, parsed.get(key) if isinstance(parsed, dict) else None, where)
+            if found:
+                return found
+    elif isinstance(raw, list):
+        for index, item in enumerate(raw):
+            other = parsed[index] if isinstance(parsed, list) and index < len(parsed) else None
+            found = _json_shape_problem(item, other, f"{path}[{index}]")
+            if found:
+                return found
+    elif isinstance(raw, bool | int | float) and isinstance(parsed, str):
+        return f"{path} must be a JSON string.", path
+    return None
 
 
 def _describe(exc: ValidationError) -> str:

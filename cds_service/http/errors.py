@@ -21,8 +21,11 @@ _JSON_TYPES = ("application/json", "application/fhir+json")
 
 
 def json_response(payload: dict, status: int = 200) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                    status=status, mimetype="application/json")
+    try:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate the client sent as "\ud800": send it escaped
+        body = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    return Response(body, status=status, mimetype="application/json")
 
 
 def error_response(status: int, message: str, field: str | None = None) -> Response:
@@ -47,6 +50,16 @@ def read_json_body() -> object:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise CdsError(413, "The request body is larger than this service accepts.") from None
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body is read up to the limit and silently cut there by werkzeug: one that
+        # reaches it is too large (not "invalid JSON"), and nothing more of it is read.
+        raise CdsError(413, "The request body is larger than this service accepts.")
+    return parse_json_bytes(raw)
+
+
+def parse_json_bytes(raw: bytes) -> object:
+    """Strict JSON: UTF-8, no duplicate keys, bounded nesting; a 400 naming the problem."""
     if not raw:
         raise bad_request("The request body is empty; a JSON object is required.")
     try:

@@ -25,7 +25,9 @@ def call_service(service_id: str) -> Response:
     g.hook_instance = result.request.hook_instance
     g.rule_ids = result.rule_ids
     g.cards = result.response["cards"]
-    state.feedback_store.record_cards(service_id, result.response["cards"])
+    state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
+                                      hook_instance=g.hook_instance,
+                                      patient_id=result.request.patient_id)
     return json_response(result.response)
 
 
@@ -36,4 +38,5 @@ def feedback(service_id: str) -> Response:
     g.service_id = service_id
     items = parse_feedback(read_json_body())
     stored = current_app.extensions["cds"].feedback_store.record_feedback(service_id, items)
+    g.feedback_outcomes = [item.outcome for item in items]  # for the metrics
     return json_response({"received": len(items), "stored": stored})

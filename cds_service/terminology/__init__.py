@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data_files import data_dir
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, Icd10cm, normalize
+from .text import Reading, TextReader
 from .valuesets import CANONICAL_BASE, SOPT_SYSTEM, MapTarget, TerminologyError, ValueSetStore
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
@@ -24,6 +25,8 @@ class Terminology:
     def __init__(self, directory: Path | None = None):
         self.store = ValueSetStore(directory or data_dir("valuesets"))
         self.icd = Icd10cm(self.store.billable_periods)
+        # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
+        self.text = TextReader(self.store.directory / "text-triggers")
 
     def in_valueset(self, name_or_url: str, system: str | None, code: str | None) -> bool:
         return self.store.in_valueset(name_or_url, system, code)
@@ -63,7 +66,9 @@ __all__ = [
     "SOPT_SYSTEM",
     "Icd10cm",
     "MapTarget",
+    "Reading",
     "Terminology",
+    "TextReader",
     "TerminologyError",
     "get_terminology",
     "normalize",

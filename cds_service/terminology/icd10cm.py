@@ -51,7 +51,10 @@ class CodeReference:
 
     def matches(self, code: str) -> bool:
         if self.last is not None:
-            return self.first <= code[:3] <= self.last[:3] or code.startswith(self.last)
+            # "M54.3-M54.4" or "E08-E13": compare at each end's own length, without dots, so
+            # that M54.31 is inside the first and M54.5 outside the second
+            plain, first, last = (c.replace(".", "") for c in (code, self.first, self.last))
+            return first <= plain[: len(first)] and plain[: len(last)] <= last
         if self.family:
             return code.startswith(self.first)
         # A note naming a subcategory ("low back strain (S39.012)") covers its 7th-character
@@ -97,6 +100,13 @@ class Icd10cm:
 
     def description(self, code: str) -> str | None:
         return cm.get_description(code) if cm.is_valid_item(code) else None
+
+    def chapter(self, code: str) -> str | None:
+        """The tabular chapter a code belongs to ("13" for M54.50), None for unknown codes."""
+        if not cm.is_valid_item(code):
+            return None
+        ancestors = cm.get_ancestors(code)
+        return ancestors[-1] if ancestors else code
 
     def parent(self, code: str) -> str | None:
         if not cm.is_valid_item(code):

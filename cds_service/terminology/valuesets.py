@@ -8,6 +8,7 @@ precomputed into sets and prefixes so that a rule's lookup is O(1) in the size o
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,6 +39,8 @@ class ValueSetIndex:
     name: str
     codes: dict[str, frozenset[str]] = field(default_factory=dict)
     prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # FHIR filter op "regex" on property "code" (e.g. CPT 97xxx), matched against the whole code
+    patterns: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
     excluded: dict[str, frozenset[str]] = field(default_factory=dict)
     included_sets: tuple[ValueSetIndex, ...] = ()
     excluded_sets: tuple[ValueSetIndex, ...] = ()
@@ -54,6 +57,8 @@ class ValueSetIndex:
         if code in self.codes.get(system, ()):
             return True
         if any(code.startswith(prefix) for prefix in self.prefixes.get(system, ())):
+            return True
+        if any(pattern.fullmatch(code) for pattern in self.patterns.get(system, ())):
             return True
         return any(vs.contains(system, code) for vs in self.included_sets)
 
@@ -75,6 +80,8 @@ class ValueSetStore:
         self.concept_maps: dict[str, dict[tuple[str, str], list[MapTarget]]] = {}
         self.concept_map_sources: dict[str, dict] = {}
         self.billable_periods: dict[str, list[BillablePeriod]] = {}
+        # CodeSystems (and supplements) by URL: their concepts by code, with properties
+        self.code_systems: dict[str, dict[str, dict]] = {}
         self._aliases: dict[str, str] = {}
         self._load()
 
@@ -90,6 +97,14 @@ class ValueSetStore:
         if system == ICD10CM_SYSTEM:
             code = normalize(code)
         return self.concept_maps[url].get((system, code), [])
+
+    def concept(self, name_or_url: str, code: str) -> dict | None:
+        """A CodeSystem's (or supplement's) concept, with its display and properties."""
+        url = self._aliases.get(name_or_url, name_or_url)
+        return self.code_systems[url].get(code)
+
+    def concepts(self, name_or_url: str) -> dict[str, dict]:
+        return self.code_systems[self._aliases.get(name_or_url, name_or_url)]
 
     def concept_map(self, name_or_url: str) -> dict[tuple[str, str], list[MapTarget]]:
         return self.concept_maps[self._aliases.get(name_or_url, name_or_url)]
@@ -107,6 +122,8 @@ class ValueSetStore:
         for path, resource in resources:
             kind = resource["resourceType"]
             self._aliases[resource["name"]] = resource["url"]
+            if kind == "CodeSystem":
+                self.code_systems[resource["url"]] = _concepts_by_code(resource.get("concept", []))
             if kind == "ConceptMap":
                 self._load_concept_map(path, resource)
         for path, resource in resources:
@@ -149,6 +166,7 @@ class ValueSetStore:
         index = ValueSetIndex(resource["url"], resource["name"])
         codes: dict[str, set[str]] = defaultdict(set)
         prefixes: dict[str, set[str]] = defaultdict(set)
+        patterns: dict[str, set[str]] = defaultdict(set)
         excluded: dict[str, set[str]] = defaultdict(set)
         nested: dict[str, list[ValueSetIndex]] = {"include": [], "exclude": []}
         compose = resource.get("compose") or {}
@@ -171,13 +189,16 @@ class ValueSetStore:
                 for concept in rule.get("concept", []):
                     target[system].add(norm(concept["code"]))
                 for f_index, flt in enumerate(rule.get("filter", [])):
+                    if flt.get("op") == "regex" and flt.get("property") == "code" and including:
+                        patterns[system].add(flt["value"])
+                        continue
                     if flt.get("op") not in ("is-a", "descendent-of") or (
                         system not in _PREFIX_HIERARCHIES
                     ):
                         raise TerminologyError(
                             f"{where}.filter[{f_index}]: only is-a / descendent-of filters on "
-                            f"hierarchical code systems are supported, not {flt.get('op')} on "
-                            f"{system}"
+                            f"hierarchical code systems, and regex on code, are supported, not "
+                            f"{flt.get('op')} on {system}"
                         )
                     if not including:
                         raise TerminologyError(f"{where}.filter[{f_index}]: not supported here")
@@ -187,10 +208,23 @@ class ValueSetStore:
                         excluded[system].add(value)
         index.codes = {s: frozenset(c) for s, c in codes.items()}
         index.prefixes = {s: tuple(sorted(p)) for s, p in prefixes.items()}
+        try:
+            index.patterns = {s: tuple(re.compile(p) for p in sorted(ps))
+                              for s, ps in patterns.items()}
+        except re.error as exc:
+            raise TerminologyError(f"{path.name}: compose filter regex: {exc}") from None
         index.excluded = {s: frozenset(c) for s, c in excluded.items()}
         index.included_sets = tuple(nested["include"])
         index.excluded_sets = tuple(nested["exclude"])
         self.valuesets[resource["url"]] = index
+
+
+def _concepts_by_code(concepts: list[dict]) -> dict[str, dict]:
+    table: dict[str, dict] = {}
+    for concept in concepts:
+        table[concept["code"]] = concept
+        table.update(_concepts_by_code(concept.get("concept", [])))
+    return table
 
 
 def _read_resource(path: Path) -> dict:

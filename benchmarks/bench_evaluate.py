@@ -1,0 +1,65 @@
+"""In-process evaluation of a hook request against the floor of parsing its bytes with orjson.
+
+Run: .venv/bin/python benchmarks/bench_evaluate.py [--repeat N]
+Prints median times for ~10 and ~200 resources and the ratio to the orjson floor measured in
+the same run, on the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workload import request_bytes  # noqa: E402
+
+from cds_service import create_app  # noqa: E402
+from cds_service.http.errors import parse_json_bytes  # noqa: E402
+
+SERVICE = "lbp-coding-encounter-discharge"
+
+
+def median_seconds(function, repeat: int) -> float:
+    for _ in range(max(3, repeat // 10)):
+        function()  # warm caches the way a long-running worker has them warm
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=200)
+    args = parser.parse_args()
+    pipeline = create_app().extensions["cds"].pipeline
+    print(f"{'resources':>9} {'notes':>6} {'bytes':>8} {'orjson floor':>13} {'evaluate':>10} "
+          f"{'ratio':>7}")
+    for size in (10, 200):
+        # "repeat": the same request again, as when several orders are signed in one visit
+        # (its note was read before); "fresh": a note never seen, read from scratch each time.
+        for notes in ("repeat", "fresh"):
+            payloads = [request_bytes(size, note_variant=i if notes == "fresh" else 0)
+                        for i in range(args.repeat + max(3, args.repeat // 10))]
+            floor = median_seconds(cycle(lambda p: orjson.loads(p), payloads), args.repeat)
+            full = median_seconds(
+                cycle(lambda p: pipeline.evaluate(SERVICE, parse_json_bytes(p)), payloads),
+                args.repeat)
+            print(f"{size:>9} {notes:>6} {len(payloads[0]):>8} {floor * 1e3:>10.3f} ms "
+                  f"{full * 1e3:>7.3f} ms {full / floor:>6.1f}x")
+
+
+def cycle(function, payloads):
+    iterator = iter(payloads * 2)
+    return lambda: function(next(iterator))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""HTTP throughput and latency of `cds-service serve` on loopback, against an echo endpoint on
+the same server stack answering the same request bytes.
+
+Run: .venv/bin/python benchmarks/bench_http.py [--duration 10] [--size 10]
+Needs `wrk` (Debian: apt-get install wrk). Load comes from another process; traffic stays on
+127.0.0.1. Prints requests/s, p50 and p99 at 1, 16 and 64 concurrent connections, and the
+service's throughput as a ratio of the echo endpoint's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from workload import request_bytes  # noqa: E402
+
+SERVICE = "lbp-coding-encounter-discharge"
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %f %f %f\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(command: list[str], port: int, env: dict) -> subprocess.Popen:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def wrk(url: str, script: Path, connections: int, duration: int) -> tuple[float, float, float]:
+    threads = min(connections, 2)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
+         str(script), url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    count, seconds, p50, p99 = (float(g) for g in match.groups())
+    return count / seconds, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--size", type=int, default=10, help="resources in the request")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    body = workdir / "request.json"
+    body.write_bytes(request_bytes(args.size))
+    script = workdir / "post.lua"
+    script.write_text(LUA.replace("{body}", str(body)))
+    env = {**os.environ, "CDS_AUTH_DISABLED": "true", "CDS_DATA_DIR": str(workdir),
+           "CDS_LOG_LEVEL": "warning"}
+    python = sys.executable
+    results = {}
+    for name, command in (
+        ("echo", [python, str(HERE / "echo_server.py"), "127.0.0.1", "{port}",
+                  str(args.workers)]),
+        ("service", [python, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1",
+                     "--port", "{port}", "--workers", str(args.workers)]),
+    ):
+        port = free_port()
+        process = start([c.replace("{port}", str(port)) for c in command], port, env)
+        try:
+            url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
+            check = requests.post(url, data=body.read_bytes(),
+                                  headers={"Content-Type": "application/json"}, timeout=10)
+            assert check.status_code == 200, check.text[:300]
+            results[name] = {c: wrk(url, script, c, args.duration) for c in (1, 16, 64)}
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print(f"request: {args.size} resources, {body.stat().st_size} bytes; "
+          f"{args.workers} workers; {os.cpu_count()} CPUs; {args.duration}s per run")
+    print(f"{'conns':>5} {'echo rps':>9} {'svc rps':>9} {'ratio':>6} {'svc p50':>9} "
+          f"{'svc p99':>9} {'echo p99':>9}")
+    for connections in (1, 16, 64):
+        e_rps, _, e_p99 = results["echo"][connections]
+        s_rps, s_p50, s_p99 = results["service"][connections]
+        print(f"{connections:>5} {e_rps:>9.0f} {s_rps:>9.0f} {s_rps / e_rps:>6.2f} "
+              f"{s_p50:>7.2f}ms {s_p99:>7.2f}ms {e_p99:>7.2f}ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Structured logs: one JSON object per line, for the service's own loggers and gunicorn's.
+
+A record becomes ``{"ts", "level", "logger", "message", ...extra}``: the fields a caller passed
+with ``extra=`` are kept as they are. What is never written, whatever the level: request bodies,
+tokens, patient names, ids, notes or codes. Callers pass ids and fixed words only, and an
+exception is written as its type and the code locations it passed through, never its message or
+the values in it (a pydantic error, for one, repeats the input it rejected).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+# LogRecord's own attributes: everything else on a record came from ``extra=``.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "taskName"}
+
+#: Third-party loggers kept at WARNING whatever the level: urllib3 logs every URL it requests at
+#: DEBUG, and a FHIR search URL holds the patient's id.
+QUIET_LOGGERS = ("urllib3", "requests", "charset_normalizer", "PIL", "asyncio")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, _, tb = record.exc_info
+            entry["exc_type"] = exc_type.__name__
+            entry["stack"] = [f"{frame.filename}:{frame.lineno} in {frame.name}"
+                              for frame in traceback.extract_tb(tb)][-12:]
+        return json.dumps(entry, ensure_ascii=False, default=_plain, separators=(",", ":"))
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return ""  # never the message; format() writes the type and the stack
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def logging_config(level: str = "info") -> dict:
+    """A ``logging.config.dictConfig`` dict: JSON lines on stderr for every logger, gunicorn's
+    included (gunicorn's ``logconfig_dict`` takes this same dict)."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+        },
+    }
+
+
+def configure(level: str = "info") -> None:
+    logging.config.dictConfig(logging_config(level))

@@ -1,0 +1,165 @@
+"""Prometheus metrics, correct across gunicorn's worker processes.
+
+``cds-service serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before gunicorn
+forks (see ``server.py``): every worker then writes its samples to files there and ``GET
+/metrics`` adds up the files of all workers, live and dead, so one scrape sees the whole
+service. Without that variable (tests, ``flask run``) the process's own registry is served.
+
+prometheus_client picks its storage (files or memory) when it is first imported, so this module
+imports it only when a metric is first touched: in a worker, after ``server.py`` has set the
+variable. Label values are ids and outcomes only, never patient data: the service id, the hook,
+the HTTP status, the rule id, the card indicator and fixed outcome words.
+
+Other modules record through the functions here, e.g. ``record_fhir_fetch("timeout")``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_OUTCOME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+# Request latency buckets: a hook call answers in milliseconds, FHIR fetches add seconds.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    requests: Any
+    latency: Any
+    in_progress: Any
+    cards: Any
+    fhir_fetches: Any
+    fhir_fetch_latency: Any
+    feedback: Any
+
+
+_created: _Metrics | None = None
+_create_lock = threading.Lock()
+
+
+def _metrics() -> _Metrics:
+    """The metric objects, made on first use (once: a worker's threads race for it)."""
+    global _created
+    if _created is None:
+        with _create_lock:
+            if _created is None:
+                _created = _create()
+    return _created
+
+
+def _create() -> _Metrics:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return _Metrics(
+        requests=Counter("cds_http_requests", "HTTP requests answered",
+                         ["endpoint", "service", "hook", "status"]),
+        latency=Histogram("cds_http_request_duration_seconds",
+                          "Time from request start to response, by endpoint",
+                          ["endpoint", "service", "hook"], buckets=_LATENCY_BUCKETS),
+        in_progress=Gauge("cds_http_requests_in_progress", "HTTP requests being handled",
+                          ["endpoint"], multiprocess_mode="livesum"),
+        cards=Counter("cds_cards", "Cards returned by hook calls",
+                      ["service", "hook", "rule_id", "indicator"]),
+        fhir_fetches=Counter("cds_fhir_fetches", "FHIR queries the service ran itself, by outcome",
+                             ["outcome"]),
+        fhir_fetch_latency=Histogram("cds_fhir_fetch_duration_seconds",
+                                     "Time one FHIR query took", ["outcome"],
+                                     buckets=_LATENCY_BUCKETS),
+        feedback=Counter("cds_feedback", "Feedback items received, by outcome",
+                         ["service", "outcome"]),
+    )
+
+
+def _word(value: object) -> str:
+    """A label value from a fixed vocabulary: anything else becomes 'other'."""
+    return value if isinstance(value, str) and _OUTCOME.fullmatch(value) else "other"
+
+
+def record_fhir_fetch(outcome: str, seconds: float | None = None) -> None:
+    """Count one FHIR query (outcome: a short word such as ok, not_found, timeout, error)."""
+    outcome = _word(outcome)
+    metrics = _metrics()
+    metrics.fhir_fetches.labels(outcome).inc()
+    if seconds is not None:
+        metrics.fhir_fetch_latency.labels(outcome).observe(max(0.0, seconds))
+
+
+def record_feedback(service_id: str, outcomes: list[str]) -> None:
+    feedback = _metrics().feedback
+    for outcome in outcomes:
+        feedback.labels(_word(service_id), _word(outcome)).inc()
+
+
+def record_cards(service_id: str, hook: str, cards: list[dict]) -> None:
+    counter = _metrics().cards
+    for card in cards:
+        rule_id = card.get("source", {}).get("topic", {}).get("code")
+        counter.labels(_word(service_id), _word(hook), _word(rule_id),
+                       _word(card.get("indicator"))).inc()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every worker's metrics (multiprocess) or this process's."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    _metrics()  # so that a scrape before the first request still lists the metric families
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_worker_dead(pid: int) -> None:
+    """gunicorn's child_exit hook: drop a dead worker's live gauges (its counters stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
+# -- request instrumentation ------------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    from .hooks import SERVICES
+
+    def _start() -> None:
+        g.metrics_start = time.perf_counter()
+        g.metrics_endpoint = request.endpoint or "unmatched"
+        _metrics().in_progress.labels(g.metrics_endpoint).inc()
+
+    # First of all before_request functions: one that answers early (a 401) still gets counted.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        start = g.pop("metrics_start", None)
+        if start is None:
+            return response
+        endpoint = g.pop("metrics_endpoint")
+        metrics = _metrics()
+        metrics.in_progress.labels(endpoint).dec()
+        # only the id of a service that exists, never an arbitrary path segment
+        service_id = g.get("service_id") or (request.view_args or {}).get("service_id", "")
+        service = SERVICES.get(service_id)
+        service_id, hook = (service.id, service.hook) if service else ("", "")
+        metrics.requests.labels(endpoint, service_id, hook, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint, service_id, hook).observe(time.perf_counter() - start)
+        if response.status_code == 200:
+            cards = g.get("cards")
+            if cards:
+                record_cards(service_id, hook, cards)
+            outcomes = g.get("feedback_outcomes")
+            if outcomes:
+                record_feedback(service_id, outcomes)
+        return response

@@ -1,0 +1,83 @@
+"""[cmt-level] A chiropractic manipulation level above the spinal regions the diagnoses document.
+
+Source: CPT levels as quoted by payer policy (98940 = 1-2 spinal regions, 98941 = 3-4,
+98942 = 5; the five regions cervical, thoracic, lumbar, sacral, pelvic; documentation must
+support the number of regions billed): ../shared/domain/coding-facts.md §4 "CMT level must match
+documented regions" ([V] descriptors, Horizon policy; [S] region list) and §5 trigger 4; issue 4
+rule 4. Levels in ``valuesets/cpt-lbp-procedure-facts.json``; regions counted from the
+diagnoses' M99.0x codes, region-specific codes and body sites
+(``valuesets/spinal-region-of-diagnosis.json``, ``valuesets/spinal-regions.json``). Not payer
+specific. With no region documented at all there is nothing to count, and the rule stays quiet.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Action, Finding, Suggestion
+from ._procedures import (
+    CMT_CODES,
+    CPT_FACTS,
+    billed_codes,
+    concept_property,
+    documented_regions,
+    procedure_display,
+    with_procedure_code,
+)
+
+RULE_ID = "cmt-level"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    cmt = [b for b in billed_codes(facts.billed_services)
+           if terminology.in_valueset(CMT_CODES, b.system, b.code)]
+    if not cmt:
+        return []
+    regions = documented_regions(facts.diagnoses, terminology)
+    if not regions:
+        return []
+    levels = _levels(terminology)
+    findings = []
+    for billed in cmt:
+        if billed.code not in levels:
+            continue
+        low, high = levels[billed.code]
+        if len(regions) >= low:
+            continue
+        matching = [code for code, (lo, hi) in levels.items() if lo <= len(regions) <= hi]
+        suggestions = [
+            Suggestion(
+                "replace",
+                [Action("update", "replace", resource=with_procedure_code(
+                    billed.service, billed.code, billed.system, new,
+                    procedure_display(terminology, billed.system, new)))],
+                params={"old": billed.code, "new": new, "ordered": billed.service.is_order,
+                        "display": procedure_display(terminology, billed.system, new) or ""},
+            )
+            for new in matching
+        ]
+        findings.append(Finding(
+            RULE_ID,
+            params={
+                "code": billed.code,
+                "display": procedure_display(terminology, billed.system, billed.code) or "",
+                "low": low,
+                "high": high,
+                "regions": regions,
+                "count": len(regions),
+                "ordered": billed.service.is_order,
+            },
+            suggestions=suggestions,
+        ))
+    return findings
+
+
+def _levels(terminology: Terminology) -> dict[str, tuple[int, int]]:
+    levels = {}
+    for code, concept in terminology.store.concepts(CPT_FACTS).items():
+        low = concept_property(concept, "spinal-regions-min")
+        high = concept_property(concept, "spinal-regions-max")
+        if low is not None and high is not None:
+            levels[code] = (int(low), int(high))
+    return levels

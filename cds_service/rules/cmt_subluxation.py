@@ -1,0 +1,69 @@
+"""[cmt-subluxation] Chiropractic spinal manipulation (98940-98942) for a Medicare patient with
+no subluxation diagnosis (M99.00-M99.05) on the encounter.
+
+Source: LCD L37254 citing the Benefit Policy Manual Ch. 15 §240.1.3 (Medicare covers only
+manual manipulation of the spine to correct a subluxation, shown by X-ray or physical exam;
+primary diagnosis M99.00-M99.05 with a secondary neuromusculoskeletal diagnosis), Palmetto GBA
+(AT modifier required for active/corrective treatment; maintenance therapy not covered):
+../shared/domain/coding-facts.md §0 row 10, §4 (AT row, Medicare chiropractic rules), §5
+trigger 4; issue 4 rule 3. Suggests creating the M99.0x Condition of each region the diagnoses
+document (``valuesets/spinal-region-to-subluxation.json``); with none documented, lumbar, the
+region of the low-back-pain family this service checks.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import ICD10CM_SYSTEM, Terminology
+from . import Action, Finding, Suggestion
+from ._fhir import new_condition
+from ._procedures import (
+    CMT_CODES,
+    SPINAL_REGIONS_SYSTEM,
+    SUBLUXATION_MAP,
+    billed_codes,
+    documented_regions,
+    has_subluxation,
+    payer_is_medicare,
+    procedure_display,
+)
+
+RULE_ID = "cmt-subluxation"
+HOOKS = ("order-sign", "encounter-discharge")
+# This service checks low back pain: with no region documented, the subluxation is lumbar.
+DEFAULT_REGION = "lumbar"
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    cmt = [b for b in billed_codes(facts.billed_services)
+           if terminology.in_valueset(CMT_CODES, b.system, b.code)]
+    if not cmt or payer_is_medicare(facts, terminology) is not True:
+        return []
+    if has_subluxation(facts, terminology):
+        return []
+    documented = documented_regions(facts.diagnoses, terminology)
+    regions = documented or [DEFAULT_REGION]
+    template = facts.diagnoses[0] if facts.diagnoses else None
+    suggestions = []
+    for region in regions:
+        for target in terminology.translate(SUBLUXATION_MAP, SPINAL_REGIONS_SYSTEM, region):
+            if target.system != ICD10CM_SYSTEM:
+                continue
+            suggestions.append(Suggestion(
+                "add",
+                [Action("create", "add",
+                        resource=new_condition(facts, target.code, terminology, template))],
+                params={"new": target.code, "region": region,
+                        "display": terminology.icd.description(target.code) or ""},
+            ))
+    codes = list(dict.fromkeys(b.code for b in cmt))
+    return [Finding(
+        RULE_ID,
+        params={
+            "codes": [(c, procedure_display(terminology, cmt[0].system, c) or "") for c in codes],
+            "regions": regions,
+            "region_documented": bool(documented),
+            "ordered": facts.hook == "order-sign",
+        },
+        suggestions=suggestions,
+    )]

@@ -1,0 +1,59 @@
+"""[documentation-missing] A nonspecific low back pain diagnosis whose record lacks the elements
+that support it. One card lists exactly the missing ones; none when all are there.
+
+The elements and where they are looked for:
+- location: ``Condition.bodySite`` (the note's words do not count: the diagnosis itself already
+  names the region, the element asks for the structured site);
+- onset or duration: ``Condition.onset[x]``, or an onset or duration phrase in the text;
+- character or severity: ``Condition.severity``, or a character or severity word in the text;
+- associated symptoms: numbness, tingling or weakness stated as present or denied in the text
+  or the evidence;
+- exam findings: ``Condition.evidence.detail`` (an Observation such as the straight leg raise),
+  or exam findings in the note;
+- assessment: an assessment or impression in the note.
+The text is the Condition's notes, code text and evidence, and the Encounter's reason.
+
+Source: ../shared/domain/coding-facts.md §6b (documentation elements and their FHIR elements:
+bodySite, onset[x], severity, evidence.code, evidence.detail, note), §6a (what documentation
+steers away from M54.50) and §5 denial trigger 3; issue 3 rule 7.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Finding
+from ._lbp import nonspecific_diagnoses, reading_of
+
+RULE_ID = "documentation-missing"
+HOOKS = ("order-sign", "encounter-discharge")
+
+ELEMENTS = ("location", "onset", "character_severity", "associated_symptoms", "exam",
+            "assessment")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    findings = []
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        reading = reading_of(diagnosis, facts, terminology)
+        present = {
+            "location": bool(diagnosis.body_sites or diagnosis.body_site_texts),
+            "onset": diagnosis.has_onset or reading.documented("onset_duration"),
+            "character_severity": diagnosis.has_severity
+            or reading.documented("character", "severity"),
+            "associated_symptoms": reading.documented("numbness", "tingling", "weakness"),
+            "exam": bool(diagnosis.evidence_details)
+            or reading.documented("exam", "straight_leg_raise"),
+            "assessment": reading.documented("assessment"),
+        }
+        missing = [element for element in ELEMENTS if not present[element]]
+        if not missing:
+            continue
+        codes = [*diagnosis.icd10cm, *diagnosis.snomed]
+        findings.append(Finding(RULE_ID, params={
+            "code": codes[0] if codes else "low back pain",
+            "missing": missing,
+            "count": len(missing),
+            "date": diagnosis.date_of_service.isoformat(),
+        }))
+    return findings

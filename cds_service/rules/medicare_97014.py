@@ -1,0 +1,57 @@
+"""[medicare-97014] A code Medicare does not recognise, for a Medicare patient: CPT 97014
+(unattended electrical stimulation), which Medicare wants billed as HCPCS G0283.
+
+Source: ../shared/domain/coding-facts.md §0 row 7, §3 (97014 "not recognized by Medicare → use
+G0283" [S]) and §5 denial trigger 6; issue 4 rule 2. The code pairs are data in
+``valuesets/medicare-procedure-replacements.json``. Payer from the Coverage; without one, quiet.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Action, Finding, Suggestion
+from ._procedures import (
+    MEDICARE_REPLACEMENTS,
+    billed_codes,
+    payer_is_medicare,
+    procedure_display,
+    with_procedure_code,
+)
+
+RULE_ID = "medicare-97014"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    if not facts.billed_services or payer_is_medicare(facts, terminology) is not True:
+        return []
+    findings = []
+    for billed in billed_codes(facts.billed_services):
+        targets = terminology.translate(MEDICARE_REPLACEMENTS, billed.system, billed.code)
+        if not targets:
+            continue
+        service = billed.service
+        suggestions = [
+            Suggestion(
+                "replace",
+                [Action("update", "replace", resource=with_procedure_code(
+                    service, billed.code, target.system, target.code, target.display))],
+                params={"old": billed.code, "new": target.code, "display": target.display or "",
+                        "ordered": service.is_order},
+                is_recommended=True,
+            )
+            for target in targets
+        ]
+        findings.append(Finding(
+            RULE_ID,
+            params={
+                "code": billed.code,
+                "display": procedure_display(terminology, billed.system, billed.code) or "",
+                "replacement": targets[0].code,
+                "replacement_display": targets[0].display or "",
+                "ordered": service.is_order,
+            },
+            suggestions=suggestions,
+        ))
+    return findings

@@ -1,0 +1,74 @@
+"""[procedure-unsupported] An ordered or performed procedure that no diagnosis of the encounter
+plausibly supports.
+
+Source: the source article's "Incompatible Procedure Pairings" (pairing M54.50 with services not
+commonly associated with back pain, like cardiovascular therapy, raises red flags) and its
+procedure list, corrected by ../shared/domain/coding-facts.md §0 row 8 and §3; issue 4 rule 1.
+The pairing map (``valuesets/lbp-diagnosis-to-procedures.json``) is plausibility for the
+low-back-pain family, not payer policy: §5 found no LCD that restricts 97110/97140/97530 to
+particular ICD-10-CM codes, so no diagnosis restriction is encoded.
+
+Judged only: procedures of ``LbpJudgedProcedures`` (the low-back-pain treatments, cardiac
+rehabilitation, wound debridement), and only when every diagnosis of the encounter belongs to
+the low-back-pain family. A diagnosis outside it may well support the procedure (a wound, heart
+disease), and a flu shot is not this service's business: both stay quiet.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Action, Finding, Suggestion
+from ._procedures import (
+    JUDGED_PROCEDURES,
+    PAIRING_MAP,
+    billed_codes,
+    icd_codes,
+    map_with_ancestors,
+    procedure_display,
+)
+
+RULE_ID = "procedure-unsupported"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    services = facts.billed_services
+    if not services or not facts.diagnoses:
+        return []
+    supported: set[tuple[str, str]] = set()
+    diagnoses: list[tuple[str, str]] = []
+    for diagnosis in facts.diagnoses:
+        codes = icd_codes(diagnosis, terminology)
+        if not codes:
+            return []  # a diagnosis we cannot read might support anything
+        for code in codes:
+            targets = map_with_ancestors(terminology, PAIRING_MAP, code)
+            if not targets:
+                return []  # outside the low-back-pain family: not ours to judge
+            supported.update((t.system, t.code) for t in targets)
+            diagnoses.append((code, terminology.icd.description(code) or ""))
+    findings = []
+    for billed in billed_codes(services):
+        if (billed.system, billed.code) in supported or not terminology.in_valueset(
+            JUDGED_PROCEDURES, billed.system, billed.code
+        ):
+            continue
+        service = billed.service
+        suggestions = []
+        if service.is_order and service.reference:
+            suggestions.append(Suggestion(
+                "remove", [Action("delete", "remove", resource_id=service.reference)],
+                params={"code": billed.code},
+            ))
+        findings.append(Finding(
+            RULE_ID,
+            params={
+                "code": billed.code,
+                "display": procedure_display(terminology, billed.system, billed.code) or "",
+                "ordered": service.is_order,
+                "diagnoses": diagnoses,
+            },
+            suggestions=suggestions,
+        ))
+    return findings

@@ -1,0 +1,80 @@
+"""[specificity-disc] Nonspecific low back pain coded while a lumbar disc disorder is documented
+(herniation or displacement, degeneration: in the note, the evidence, the Encounter's reason,
+or as a degeneration code without its pain pattern).
+
+Source: ../shared/domain/coding-facts.md §0 row 4 (herniation without radiculopathy M51.26 /
+M51.27, "Lumbago due to displacement of intervertebral disc"; with radiculopathy or sciatica
+M51.16 / M51.17), §0 row 5 and §1b (M51.36x / M51.37x chosen by pain pattern: .360 discogenic
+back pain only, .362 back and leg pain; M51.36 / M51.37 until 2024-09-30), §6a rule 3; the
+Excludes1 notes of M54.5 (M51.2-, M51.360, M51.370), M54.4 (M51.1-, M51.362) and M54.3 (M51.1-):
+with radicular features the disc code replaces M54.4- and is never suggested beside it.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Finding, Suggestion
+from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+
+RULE_ID = "specificity-disc"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def _findings_for(kinds: set[str], radicular: set[str]) -> list[str]:
+    """The documented-finding keys to suggest, best first (without the region suffix)."""
+    nerve = bool(radicular & {"sciatica", "radiculopathy"})
+    leg_pain = bool(radicular)
+    if "displacement" in kinds:
+        if leg_pain:
+            return ["disc-radicular"]
+        chosen = ["disc-displacement"]
+        if "degeneration" in kinds:
+            chosen.append("disc-degeneration-back-pain")
+        return chosen
+    # degeneration only
+    if nerve:
+        return ["disc-radicular", "disc-degeneration-back-and-leg-pain"]
+    if leg_pain:
+        return ["disc-degeneration-back-and-leg-pain", "disc-radicular"]
+    return ["disc-degeneration-back-pain"]
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    findings = []
+    on_encounter = encounter_icd(facts, terminology)
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        seen = picture(diagnosis, facts, terminology)
+        disc = seen.disc
+        if seen.owner != "disc" or disc.specified or not disc.kinds:
+            continue
+        day = diagnosis.date_of_service
+        old = [*seen.old_codes, *disc.extra_codes]
+        regions = sorted(disc.regions) if len(disc.regions) == 1 else ["lumbar", "lumbosacral"]
+        suggestions: list[Suggestion] = []
+        seen_codes: set[str] = set()
+        for rank, key in enumerate(_findings_for(disc.kinds, seen.radicular.kinds)):
+            # an unknown level offers both regions for the best choice only
+            for region in regions if rank == 0 else regions[:1]:
+                code = finding_code(terminology, f"{key}-{region}", day)
+                if not code or code in seen_codes or code in on_encounter:
+                    continue
+                seen_codes.add(code)
+                label = key.replace("-", "_")
+                suggestions.append(code_change(label, facts, diagnosis, old, code, terminology,
+                                               disc.absorb))
+        if not suggestions:
+            continue
+        if len(suggestions) > 1:
+            suggestions[0].is_recommended = True
+        findings.append(Finding(RULE_ID, params={
+            "code": seen.old_codes[0] if seen.old_codes else "",
+            "kinds": sorted(disc.kinds),
+            "radicular": sorted(seen.radicular.kinds),
+            "region": regions[0] if len(regions) == 1 else "",
+            "date": day.isoformat(),
+            "merged": bool(disc.absorb or disc.extra_codes),
+            "first": suggestions[0].params["new"],
+            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
+        }, suggestions=suggestions))
+    return findings

@@ -1,0 +1,58 @@
+"""[specificity-injury] Nonspecific low back pain coded while the pain comes from an injury (the
+note or the Encounter's reason: a strain, a sprain, lifting, a fall, other trauma; a strain or
+sprain code in the evidence or the reason; an earlier injury Condition that is still active).
+
+Source: ../shared/domain/coding-facts.md §0 row 6 and §1c (muscle, fascia or tendon strain
+S39.012-, M54.5 Excludes1 "low back strain (S39.012)"; ligament sprain S33.5XX-; the 7th
+character is required: A active treatment, D routine care in the healing or recovery phase),
+§6a rule 2 (trauma first among the ordered rules), §5 denial trigger 8 (wrong 7th character in
+rehab after injury). 7th-character definitions per the Official Guidelines as quoted there [S].
+A mechanism alone (a fall, lifting) without a named strain or sprain yields to a documented
+disc disorder or sciatica, and is suggested as both alternatives with a prompt to document the
+kind of injury.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Finding
+from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+
+RULE_ID = "specificity-injury"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    findings = []
+    on_encounter = encounter_icd(facts, terminology)
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        seen = picture(diagnosis, facts, terminology)
+        injury = seen.injury
+        if seen.owner != "injury" or injury.specified:
+            continue
+        day = diagnosis.date_of_service
+        phase = "subsequent" if injury.subsequent else "initial"
+        kinds = [k for k in ("strain", "sprain") if k in injury.kinds] or ["strain", "sprain"]
+        suggestions = []
+        for kind in kinds:
+            code = finding_code(terminology, f"{kind}-{phase}", day)
+            if code and code not in on_encounter:
+                label = kind if injury.kinds else f"{kind}_if"
+                suggestions.append(code_change(label, facts, diagnosis, list(seen.old_codes),
+                                               code, terminology))
+        if not suggestions:
+            continue
+        if len(suggestions) > 1 and injury.kinds:
+            suggestions[0].is_recommended = True
+        findings.append(Finding(RULE_ID, params={
+            "code": seen.old_codes[0] if seen.old_codes else "",
+            "kinds": sorted(injury.kinds),
+            "phase": phase,
+            "date": day.isoformat(),
+            "first": suggestions[0].params["new"],
+            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
+        }, suggestions=suggestions,
+            # a mechanism without the kind of injury is a prompt, not a coding error
+            indicator=None if injury.kinds else "info"))
+    return findings

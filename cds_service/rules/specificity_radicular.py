@@ -1,0 +1,84 @@
+"""[specificity-radicular] Nonspecific low back pain coded while sciatica, radiculopathy or pain
+radiating into the leg is documented (in the note, the evidence, the Encounter's reason, or as
+its own diagnosis).
+
+Source: ../shared/domain/coding-facts.md §0 row 3 (low back pain with sciatica is M54.4-
+Lumbago with sciatica, by side; M54.3 Excludes1 "sciatica with lumbago (M54.4-)"), §1a (M54.16 /
+M54.17 radiculopathy not due to a disc disorder), §6a rule 4 and "Laterality" (an unspecified
+side, M54.40, should prompt a provider query), §5 denial trigger 3 (an unspecified code despite
+documented specifics). ICD-10-CM Official Guidelines I.B.9 (use the combination code) and
+I.B.13 (no bilateral code: assign the right and the left code). A documented disc disorder
+takes precedence (specificity-disc suggests M51.16 / M51.17, never M54.4-: M54.4 Excludes1
+M51.1-), and so does a documented strain or sprain (specificity-injury).
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Finding, Suggestion
+from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+
+RULE_ID = "specificity-radicular"
+HOOKS = ("order-sign", "encounter-discharge")
+
+_SIDE_FINDING = {"right": "sciatica-right", "left": "sciatica-left",
+                 None: "sciatica-unspecified-side"}
+_REGION_FINDING = {"lumbar": "radiculopathy-lumbar", "lumbosacral": "radiculopathy-lumbosacral"}
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    findings = []
+    on_encounter = encounter_icd(facts, terminology)
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        seen = picture(diagnosis, facts, terminology)
+        radicular = seen.radicular
+        if seen.owner != "radicular" or radicular.specified or not radicular.kinds:
+            continue
+        day = diagnosis.date_of_service
+        old = [*seen.old_codes, *radicular.extra_codes]
+
+        def change(label, new, also=None, diagnosis=diagnosis, old=old, radicular=radicular):
+            return code_change(label, facts, diagnosis, old, new, terminology,
+                               radicular.absorb, also)
+
+        sciatica: list[Suggestion] = []
+        if radicular.kinds & {"sciatica", "radiating"}:
+            if radicular.side == "bilateral":
+                right = finding_code(terminology, "sciatica-right", day)
+                left = finding_code(terminology, "sciatica-left", day)
+                if right and left:
+                    sciatica.append(change("sciatica_bilateral", right, also=left))
+            else:
+                code = finding_code(terminology, _SIDE_FINDING[radicular.side], day)
+                if code:
+                    label = "sciatica_side" if radicular.side else "sciatica_unknown_side"
+                    sciatica.append(change(label, code))
+        radiculopathy: list[Suggestion] = []
+        if "radiculopathy" in radicular.kinds:
+            regions = sorted(radicular.regions) if len(radicular.regions) == 1 else [
+                "lumbar", "lumbosacral"]
+            for region in regions:
+                code = finding_code(terminology, _REGION_FINDING[region], day)
+                if code:
+                    radiculopathy.append(change("radiculopathy", code))
+        # the provider's own word first: "radiculopathy" without "sciatica" puts M54.16 first
+        if "radiculopathy" in radicular.kinds and "sciatica" not in radicular.kinds:
+            suggestions = radiculopathy + sciatica
+        else:
+            suggestions = sciatica + radiculopathy
+        suggestions = [s for s in suggestions if s.params["new"] not in on_encounter]
+        if not suggestions:
+            continue
+        if len(suggestions) > 1:
+            suggestions[0].is_recommended = True
+        findings.append(Finding(RULE_ID, params={
+            "code": seen.old_codes[0] if seen.old_codes else "",
+            "kinds": sorted(radicular.kinds),
+            "side": radicular.side or "",
+            "date": day.isoformat(),
+            "merged": bool(radicular.absorb or radicular.extra_codes),
+            "first": suggestions[0].params["new"],
+            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
+        }, suggestions=suggestions))
+    return findings

@@ -1,0 +1,106 @@
+"""`cds-service serve` (gunicorn): graceful shutdown with a request in flight, the metrics
+directory's life, and start-up failures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import LiveServer, cds_command, load_example
+
+SERVICE = "lbp-coding-encounter-discharge"
+
+
+def _in_progress(url: str, endpoint: str) -> float:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(s.value for family in text_string_to_metric_families(text)
+               for s in family.samples
+               if s.name == "cds_http_requests_in_progress" and s.labels == {"endpoint": endpoint})
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    assert data, "the connection was closed without an answer"
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
+    """A client is still uploading its hook request when the server is told to stop: the
+    request is answered in full, then the server exits cleanly."""
+    server = LiveServer(env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}, workers=1)
+    try:
+        body = json.dumps(load_example("retired-m545")["request"]).encode()
+        head = (f"POST /cds-services/{SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        sock.sendall(head + body[:200])
+        # the worker is now in the view, waiting for the rest of the body
+        deadline = time.monotonic() + 30
+        while _in_progress(server.url, "services.call_service") != 1:
+            assert time.monotonic() < deadline, "the request never reached the application"
+            time.sleep(0.05)
+
+        server.process.send_signal(signal.SIGTERM)
+        sock.sendall(body[200:])
+        status, headers, answer = _read_response(sock)
+        sock.close()
+        assert status == 200
+        assert len(answer) == int(headers["content-length"])
+        cards = json.loads(answer)["cards"]
+        assert "invalid-code" in {c["source"]["topic"]["code"] for c in cards}
+        assert server.process.wait(timeout=60) == 0
+        log = server.log_text()
+        assert "Shutting down" in log or "Handling signal: term" in log
+    finally:
+        server.stop()
+
+
+def test_the_metrics_directory_is_made_fresh_and_removed_on_exit(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    server = LiveServer(env={"TMPDIR": str(scratch)}, workers=2)
+    try:
+        requests.get(f"{server.url}/healthz", timeout=10)
+        made = list(scratch.glob("cds-metrics-*"))
+        assert len(made) == 1 and list(made[0].glob("*.db"))
+    finally:
+        server.stop()
+    assert server.process.returncode == 0
+    assert not list(scratch.glob("cds-metrics-*"))
+
+
+def test_a_given_metrics_directory_is_emptied_of_an_old_runs_samples(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"stale samples of a previous run")
+    server = LiveServer(env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}, workers=1)
+    try:
+        assert not (metrics_dir / "counter_999999.db").exists()
+        assert requests.get(f"{server.url}/metrics", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    assert metrics_dir.is_dir()  # the operator's directory stays
+
+
+def test_command_line_values_are_checked_like_the_others(tmp_path):
+    result = subprocess.run(
+        [*cds_command(), "serve", "--port", "0", "--workers", "3"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDS_WORKERS": "none"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--port must be at least 1, got 0" in result.stderr
+    # the command line wins over the environment: the bad CDS_WORKERS is not used
+    assert "CDS_WORKERS" not in result.stderr
