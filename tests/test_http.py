@@ -77,7 +77,7 @@ def test_hook_call_answers_cards(live_server):
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
             onsetDateTime="last spring"), 400, "onsetDateTime"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
-            resourceType="NoSuchType"), 400, "NoSuchType"),
+            resourceType="NoSuchType"), 400, "unknown resourceType"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0].update(resource="text"), 400,
          "entry[0]"),
         (lambda b: b.update(fhirAuthorization={"access_token": 5}), 400, "access_token"),

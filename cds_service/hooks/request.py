@@ -199,13 +199,13 @@ def parse_prefetch_value(key: str, value: dict, path: str,
                 raise bad_request(f"{entry_path}.resourceType is required.",
                                   f"{entry_path}.resourceType")
             if resource_type != expected:
+                validate_resource(resource, entry_path)  # an unknown type is named as such
                 if not _is_included(value, index):
                     raise bad_request(
                         f"{entry_path} is a {_type_name(resource)}; {path} holds {expected} "
                         "resources.",
                         entry_path,
                     )
-                validate_resource(resource, entry_path)
                 continue
             check_read_elements(resource, entry_path)
             if paths is not None:
