@@ -28,6 +28,9 @@ RUN python -m pip install /tmp/dist/*.whl \
        --shell /usr/sbin/nologin cds
 USER 10001:10001
 WORKDIR /home/cds
+# The compact ICD-10-CM table (cds_service/terminology/codeset.py), cached at build time in the
+# user's cache folder, so that a container starts without parsing the CDC XML.
+RUN python -c "from cds_service.terminology import codeset; codeset.load()"
 EXPOSE 8080
 # python:3.11-slim has no curl: the check is Python's own urllib (exit 0 only on HTTP 200).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

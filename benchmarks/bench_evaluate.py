@@ -46,7 +46,8 @@ def main() -> None:
         # "repeat": the same request again, as when several orders are signed in one visit
         # (its note was read before); "fresh": a note never seen, read from scratch each time.
         for notes in ("repeat", "fresh"):
-            payloads = [request_bytes(size, note_variant=i if notes == "fresh" else 0)
+            variant = (lambda i, s=size: s * 100_000 + i) if notes == "fresh" else (lambda i: 0)
+            payloads = [request_bytes(size, note_variant=variant(i))
                         for i in range(args.repeat + max(3, args.repeat // 10))]
             floor = median_seconds(cycle(lambda p: orjson.loads(p), payloads), args.repeat)
             full = median_seconds(

@@ -13,7 +13,6 @@ from flask import Flask
 from flask_cors import CORS
 
 from .cards import CardRenderer
-from .feedback import MemoryFeedbackStore
 from .hooks import HookPipeline
 from .hooks.fhir_fetch import FhirFetcher
 from .settings import Settings
@@ -30,7 +29,7 @@ class ServiceState:
     settings: Settings
     terminology: Terminology
     pipeline: HookPipeline
-    feedback_store: SqlFeedbackStore | MemoryFeedbackStore
+    feedback_store: SqlFeedbackStore
 
 
 def create_app(settings: Settings | None = None) -> Flask:

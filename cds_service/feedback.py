@@ -1,4 +1,4 @@
-"""CDS Hooks 2.0 feedback: validation, and a store of the cards shown and what became of them.
+"""CDS Hooks 2.0 feedback: parsing and validating the feedback body (stored by ``store``).
 
 Spec: https://cds-hooks.hl7.org/2.0/#feedback . Feedback for a card this service never issued,
 a suggestion that was not on that card, or an outcome the spec does not define is refused
@@ -7,9 +7,7 @@ whole: nothing of a rejected request is stored.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,15 +15,6 @@ from typing import Any
 from .errors import bad_request
 
 OUTCOMES = frozenset({"accepted", "overridden"})
-
-
-@dataclass(frozen=True)
-class IssuedCard:
-    card_uuid: str
-    service_id: str
-    rule_id: str
-    indicator: str
-    suggestion_uuids: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -115,50 +104,3 @@ def _is_instant(value: str) -> bool:
     except ValueError:
         return False
     return "T" in value
-
-
-class MemoryFeedbackStore:
-    """In-process store: bounded, thread-safe, lost on restart."""
-
-    def __init__(self, card_capacity: int = 100_000):
-        self._cards: OrderedDict[str, IssuedCard] = OrderedDict()
-        self._feedback: dict[tuple, FeedbackItem] = {}
-        self._capacity = card_capacity
-        self._lock = threading.Lock()
-
-    def record_cards(self, service_id: str, cards: list[dict], *, hook: str | None = None,
-                     hook_instance: str | None = None, patient_id: str | None = None) -> None:
-        # hook, hook_instance and patient_id: kept by the SQL store (cds_service/store) only
-        with self._lock:
-            for card in cards:
-                issued = IssuedCard(
-                    card["uuid"], service_id, card["source"]["topic"]["code"], card["indicator"],
-                    frozenset(s["uuid"] for s in card.get("suggestions", []) if "uuid" in s),
-                )
-                self._cards[issued.card_uuid] = issued
-            while len(self._cards) > self._capacity:
-                self._cards.popitem(last=False)
-
-    def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
-        """Store every item or none; return how many were new."""
-        with self._lock:
-            for index, item in enumerate(items):
-                card = self._cards.get(item.card_uuid)
-                if card is None or card.service_id != service_id:
-                    raise bad_request(f"feedback[{index}].card is not a card this service issued.",
-                                      f"feedback[{index}].card")
-                unknown = set(item.accepted_suggestions) - card.suggestion_uuids
-                if unknown:
-                    raise bad_request(
-                        f"feedback[{index}].acceptedSuggestions names a suggestion that was not "
-                        "on the card.", f"feedback[{index}].acceptedSuggestions")
-            new = 0
-            for item in items:
-                if item.key not in self._feedback:
-                    self._feedback[item.key] = item
-                    new += 1
-            return new
-
-    def feedback_for(self, card_uuid: str) -> list[FeedbackItem]:
-        with self._lock:
-            return [f for f in self._feedback.values() if f.card_uuid == card_uuid]

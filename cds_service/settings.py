@@ -258,8 +258,6 @@ class Settings:
     cors_origins: tuple[str, ...] = setting("CDS_CORS_ORIGINS", ("*",), string_list,
                                             "Origins allowed by CORS (comma-separated)")
     # Feedback
-    feedback_card_capacity: int = setting("CDS_FEEDBACK_CARD_CAPACITY", 100_000, integer(1),
-                                          "Cards remembered for feedback by the in-memory store")
     # Feedback store (cds_service/store): SQLite in CDS_DATA_DIR unless DATABASE_URL is set
     database_url: str | None = setting(
         "DATABASE_URL", None, database_url,

@@ -346,6 +346,11 @@ def validate_resource(resource: dict, path: str) -> None:
         # fhir.resources raises KeyError for a contained or nested resource of an unknown type
         raise bad_request(f"{path} is not valid FHIR R4: a nested resource has an unknown type.",
                           path) from None
+    null, has_numbers = _null_or_numbers(resource, path)
+    if null:
+        raise bad_request(f"{null} is null; FHIR JSON leaves an absent element out.", null)
+    if not has_numbers:
+        return  # no number that a model could have read as a string: nothing more to compare
     try:
         problem = _json_shape_problem(
             resource, parsed.model_dump(mode="json", by_alias=True, exclude_none=True), path)
@@ -353,6 +358,29 @@ def validate_resource(resource: dict, path: str) -> None:
         problem = (f"{path} is not valid FHIR R4 JSON.", path)
     if problem:
         raise bad_request(*problem)
+
+
+def _null_or_numbers(raw: Any, path: str) -> tuple[str | None, bool]:
+    """The path of the first null in ``raw``, and whether it holds any number or boolean."""
+    numbers = False
+    stack = [(raw, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if item is None:
+                    return f"{where}.{key}", numbers
+                if not isinstance(item, str):
+                    stack.append((item, f"{where}.{key}"))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if item is None:
+                    return f"{where}[{index}]", numbers
+                if not isinstance(item, str):
+                    stack.append((item, f"{where}[{index}]"))
+        else:
+            numbers = True
+    return None, numbers
 
 
 def _json_shape_problem(raw: Any, parsed: Any, path: str) -> tuple[str, str] | None:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..data_files import data_dir
+from . import codeset
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, Icd10cm, normalize
 from .text import Reading, TextReader
 from .valuesets import CANONICAL_BASE, SOPT_SYSTEM, MapTarget, TerminologyError, ValueSetStore
@@ -24,6 +25,7 @@ class Terminology:
 
     def __init__(self, directory: Path | None = None):
         self.store = ValueSetStore(directory or data_dir("valuesets"))
+        codeset.load()  # once, here: before a pre-forking server forks its workers
         self.icd = Icd10cm(self.store.billable_periods)
         # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
         self.text = TextReader(self.store.directory / "text-triggers")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-import simple_icd_10_cm as cm
+from . import codeset as cm
 
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10CM_RELEASE = "CDC ICD-10-CM April 1, 2026 (FY2026), via simple-icd-10-cm 1.5.0"

@@ -125,21 +125,21 @@ class _Concept:
     id: str
     group: str
     lateral: bool
-    pattern: re.Pattern
-    blockers_before: re.Pattern | None
-    blockers_after: re.Pattern | None
+    pattern: _Prefiltered
+    blockers_before: _Prefiltered | None
+    blockers_after: _Prefiltered | None
     blocker_window: int
 
 
 @dataclass
 class _Context:
-    pre: dict[str, re.Pattern | None]
-    post: dict[str, re.Pattern | None]
-    pseudo: re.Pattern | None
-    terminators: re.Pattern | None
+    pre: dict[str, _Prefiltered | None]
+    post: dict[str, _Prefiltered | None]
+    pseudo: _Prefiltered | None
+    terminators: _Prefiltered | None
     window: int
     post_window: int
-    sides: dict[str, re.Pattern]
+    sides: dict[str, _Prefiltered]
     side_window: int
 
 
@@ -176,14 +176,42 @@ class TextReader:
         self._cache_lock = threading.Lock()
 
     # -- compiling -----------------------------------------------------------------------
-    def _compile(self, terms: list[str], where: str) -> re.Pattern | None:
+    def _compile(self, terms: list[str], where: str) -> _Prefiltered | None:
         if not terms:
             return None
         try:
             alternatives = sorted((self._term(t, where) for t in terms), key=len, reverse=True)
-            return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+            pattern = re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
         except re.error as exc:
             raise TextTriggerError(f"{where}: bad term ({exc})") from None
+        anchors = self._anchors(terms)
+        prefilter = None
+        if anchors is not None:
+            # every match starts with one of these word beginnings: one cheap search (the
+            # word-start guard rejects most positions at once) spares the full alternation
+            literals = "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True))
+            prefilter = re.compile(rf"(?<!\w)(?:{literals})", re.IGNORECASE)
+        return _Prefiltered(pattern, prefilter)
+
+    def _anchors(self, terms: list[str], depth: int = 0) -> set[str] | None:
+        """The literal beginnings of every term's first word, or None when a term has none
+        (a raw regex, a term starting with punctuation): then there is nothing to prefilter."""
+        anchors: set[str] = set()
+        for term in terms:
+            first = term.split()[0] if term.split() else ""
+            if term.startswith("re:") or not first:
+                return None
+            if first.startswith("{") and first.endswith("}") and depth <= 2:
+                inner = self._anchors(self.groups.get(first[1:-1], []), depth + 1)
+                if inner is None:
+                    return None
+                anchors |= inner
+                continue
+            literal = first[:-1] if first.endswith("*") else first
+            if not literal or not re.match(r"\w", literal) or first == "...":
+                return None
+            anchors.add(literal)
+        return anchors or None
 
     def _term(self, term: str, where: str, depth: int = 0) -> str:
         if not isinstance(term, str) or not term.strip():
@@ -384,7 +412,22 @@ class TextReader:
         return best[1] if best else None
 
 
-def _spans(pattern: re.Pattern | None, text: str) -> list[tuple[int, int]]:
+class _Prefiltered:
+    """A compiled alternation of terms, searched only when one of its anchors occurs."""
+
+    __slots__ = ("pattern", "prefilter")
+
+    def __init__(self, pattern: re.Pattern, prefilter: _Prefiltered | None):
+        self.pattern = pattern
+        self.prefilter = prefilter
+
+    def finditer(self, text: str):
+        if self.prefilter is not None and self.prefilter.search(text) is None:
+            return iter(())
+        return self.pattern.finditer(text)
+
+
+def _spans(pattern: _Prefiltered | None, text: str) -> list[tuple[int, int]]:
     if pattern is None:
         return []
     return [m.span() for m in pattern.finditer(text) if m.start() != m.end()]
