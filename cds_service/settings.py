@@ -236,14 +236,16 @@ def _cgroup_cpu_quota() -> float | None:
 
 @dataclass(frozen=True)
 class Settings:
-    # Serving (gunicorn). Each request is mostly CPU work (FHIR parsing), so one worker process
-    # per usable CPU; the threads cover the waits on a FHIR server or the database.
+    # Serving (gunicorn). Each request is CPU work (FHIR parsing, rules), so one single-threaded
+    # worker process per usable CPU: threads in one process contend for the GIL and the SQLite
+    # write lock (benchmarks/README.md: p99 at 64 clients 89 ms with 1 thread, 315 ms with 4).
+    # Deployments that fetch from a slow FHIR server raise CDS_WORKERS or CDS_THREADS.
     host: str = setting("CDS_HOST", "127.0.0.1", text, "Address `cds-service serve` binds to")
     port: int = setting("CDS_PORT", 8080, integer(1, 65535), "Port `cds-service serve` listens on")
     workers: int = setting("CDS_WORKERS", None, integer(1, 256),
                            "gunicorn worker processes (default: the CPUs this process may use)",
                            default_factory=usable_cpus)
-    threads: int = setting("CDS_THREADS", 4, integer(1, 64), "Threads per worker")
+    threads: int = setting("CDS_THREADS", 1, integer(1, 64), "Threads per worker")
     worker_timeout: int = setting("CDS_WORKER_TIMEOUT", 30, integer(1),
                                   "Seconds a request may run before its worker is restarted")
     graceful_timeout: int = setting("CDS_GRACEFUL_TIMEOUT", 20, integer(0),

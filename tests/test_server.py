@@ -38,7 +38,9 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     """A client is still uploading its hook request when the server is told to stop: the
     request is answered in full, then the server exits cleanly."""
-    server = LiveServer(env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}, workers=1)
+    # two single-threaded workers (the default kind): one busy with the upload, one to answer
+    # the metrics probe below
+    server = LiveServer(env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}, workers=2)
     try:
         body = json.dumps(load_example("retired-m545")["request"]).encode()
         head = (f"POST /cds-services/{SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"

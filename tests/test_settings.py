@@ -40,7 +40,7 @@ def test_defaults_need_no_environment():
     assert settings.max_body_bytes == 5 * 1024 * 1024
     assert settings.cors_origins == ("*",)
     assert settings.workers == usable_cpus() >= 1
-    assert settings.threads == 4
+    assert settings.threads == 1
 
 
 def test_environment_values_are_parsed():
