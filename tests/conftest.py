@@ -129,7 +129,9 @@ class LiveServer:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
+                # longer than the server's own graceful timeout (20 s): a slow but clean
+                # shutdown on a loaded machine is not a hang
+                self.process.wait(timeout=45)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

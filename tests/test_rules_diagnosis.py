@@ -451,6 +451,22 @@ def test_aftercare_flags_z48_812_when_the_note_says_spine_surgery():
     assert suggested_codes(card) == [["Z47.89", "Z98.1"]]  # a fusion: Z98.1
 
 
+@pytest.mark.parametrize("note, expected", [
+    ("Status post L4-L5 fusion 3 months ago. ", [["Z47.89", "Z98.1"]]),
+    ("Laminectomy L4 in June at another hospital. ", [["Z47.89", "Z98.890"]]),
+])
+def test_aftercare_when_only_the_note_documents_the_surgery(note, expected):
+    body = request(condition(note=note + FULL_NOTE))
+    card = only(body, "aftercare-code")
+    assert card["indicator"] == "info"
+    assert suggested_codes(card) == expected
+
+
+@pytest.mark.parametrize("note", ["No prior back surgery. ", "Denies spinal fusion. "])
+def test_aftercare_quiet_when_the_note_denies_surgery(note):
+    assert cards_of(request(condition(note=note + FULL_NOTE)), "aftercare-code") == []
+
+
 def test_aftercare_with_arthrodesis_status_coded():
     body = request(condition("c1", note=FULL_NOTE), condition("c2", "Z98.1"))
     assert suggested_codes(only(body, "aftercare-code")) == [["Z47.89"]]
@@ -544,3 +560,30 @@ def test_documentation_missing_for_a_snomed_only_diagnosis():
 def test_documentation_missing_only_for_nonspecific_low_back_pain(code):
     assert cards_of(request(condition(icd=code, documented=False)),
                     "documentation-missing") == []
+
+
+# == specificity-vertebrogenic ==============================================================
+@pytest.mark.parametrize("note", ["Vertebrogenic low back pain. ",
+                                  "Assessment: vertebral endplate pain at L4-L5. "])
+def test_vertebrogenic_suggests_m54_51(note):
+    body = request(condition(note=note + FULL_NOTE))
+    card = only(body, "specificity-vertebrogenic")
+    assert card["indicator"] == "warning"
+    assert suggested_codes(card) == [["M54.51"]]
+    [action] = actions(card)
+    assert action["type"] == "update" and action["resource"]["id"] == "c1"
+
+
+@pytest.mark.parametrize("conditions, start", [
+    ([condition(note="Not vertebrogenic. " + FULL_NOTE)], None),
+    ([condition(icd="M54.51", note="Vertebrogenic low back pain. " + FULL_NOTE)], None),
+    # a documented disc herniation is more specific still: that rule speaks instead
+    ([condition(note="Vertebrogenic pain and L4-5 disc herniation. " + FULL_NOTE)], None),
+    # before 2021-10-01 M54.51 did not exist
+    ([condition(icd="M54.5", note="Vertebrogenic low back pain. " + FULL_NOTE,
+                recorded="2020-06-01")], "2020-06-01T09:00:00-04:00"),
+])
+def test_vertebrogenic_quiet(conditions, start):
+    enc = encounter(start=start) if start else None
+    body = request(*conditions, enc=enc) if enc else request(*conditions)
+    assert cards_of(body, "specificity-vertebrogenic") == []

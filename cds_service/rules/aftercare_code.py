@@ -1,8 +1,8 @@
 """[aftercare-code] Care after lumbar spine surgery: a spinal fusion or laminectomy Procedure
-before the encounter (CPT 22612, 22630, 63030, 63047), or Z98.1 Arthrodesis status on the
-encounter, on a visit about the spine. Suggests Z47.89 Encounter for other orthopedic aftercare
-with the status code (Z98.1 after a fusion, Z98.890 otherwise), and flags Z48.812 used for
-spine aftercare.
+before the encounter (CPT 22612, 22630, 63030, 63047), Z98.1 Arthrodesis status on the
+encounter, or the surgery documented in the note (not negated), on a visit about the spine.
+Suggests Z47.89 Encounter for other orthopedic aftercare with the status code (Z98.1 after a
+fusion, Z98.890 otherwise), and flags Z48.812 used for spine aftercare.
 
 Source: ../shared/domain/coding-facts.md §0 row 1 (the source article is wrong: Z48.812 is
 aftercare following surgery on the *circulatory* system, and Z48.81- has an Excludes2 for
@@ -98,7 +98,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         return findings
 
     spine_visit = any(in_set(terminology, SPINE_RELATED, d) for d in facts.diagnoses)
-    if not (surgeries or arthrodesis) or not spine_visit:
+    # a surgery documented in the note counts as much as a Procedure resource: EHRs often keep
+    # an outside hospital's fusion only in the history text
+    if not spine_context or not spine_visit:
         return []
     if aftercare not in on_encounter:
         actions = [Action("create", "add_aftercare",

@@ -1,0 +1,42 @@
+"""[specificity-vertebrogenic] Nonspecific low back pain coded while the provider documents
+vertebrogenic (vertebral endplate) low back pain, which has its own code, M54.51.
+
+Source: ../shared/domain/coding-facts.md §1a (M54.51 Vertebrogenic low back pain, inclusion term
+"Low back vertebral endplate pain", for when the provider explicitly documents it) and §6a rule 7
+("vertebrogenic / endplate pain explicitly documented → M54.51"); M54.51 is billable from
+2021-10-01 (``valuesets/icd10cm-billable-periods.json``). Speaks only where no injury, disc or
+radicular finding already claims the diagnosis (``Picture.owner``): those codes are more
+specific still, and M54.5 Excludes1 several of them.
+"""
+
+from __future__ import annotations
+
+from ..facts import EncounterFacts
+from ..terminology import Terminology
+from . import Finding
+from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+
+RULE_ID = "specificity-vertebrogenic"
+HOOKS = ("order-sign", "encounter-discharge")
+
+
+def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    findings = []
+    on_encounter = encounter_icd(facts, terminology)
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        seen = picture(diagnosis, facts, terminology)
+        if seen.owner is not None or not seen.reading.present("vertebrogenic"):
+            continue
+        day = diagnosis.date_of_service
+        code = finding_code(terminology, "vertebrogenic-low-back-pain", day)
+        if not code or code in on_encounter:
+            continue
+        suggestion = code_change("replace_with", facts, diagnosis, list(seen.old_codes), code,
+                                 terminology)
+        findings.append(Finding(RULE_ID, params={
+            "code": seen.old_codes[0] if seen.old_codes else "",
+            "new": code,
+            "display": terminology.icd.description(code) or code,
+            "date": day.isoformat(),
+        }, suggestions=[suggestion]))
+    return findings
