@@ -15,6 +15,7 @@ replay.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import logging
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -341,7 +343,8 @@ class JwksCache:
 
 class ReplayCache:
     """``(iss, jti)`` pairs seen, each kept until it expires; bounded (the soonest to expire go
-    first when full). In-process: each gunicorn worker has its own (see README)."""
+    first when full). In-process, so per worker; ``SharedReplayCache`` adds the shared database.
+    """
 
     def __init__(self, capacity: int, clock: Callable[[], float] = time.time):
         self.capacity = capacity
@@ -375,6 +378,26 @@ class ReplayCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+class SharedReplayCache:
+    """Replay protection across every worker and replica: the in-process cache first (a replay
+    to the same worker costs no query), then the feedback database that all of them share,
+    where the first to record a token's (iss, jti) wins. Fails closed: if the database cannot be
+    reached the call is refused (503), never let through unchecked."""
+
+    def __init__(self, local: ReplayCache, store: Any):
+        self.local = local
+        self.store = store
+
+    def add(self, key: tuple[str, str], expires_at: float) -> bool:
+        if not self.local.add(key, expires_at):
+            return False
+        digest = hashlib.sha256("\0".join(key).encode("utf-8")).hexdigest()
+        return self.store.remember_token(digest, datetime.fromtimestamp(expires_at, UTC))
+
+    def __len__(self) -> int:
+        return len(self.local)
 
 
 # --------------------------------------------------------------------------- verification
@@ -418,7 +441,9 @@ class TokenVerifier:
         self.jwks = jwks or JwksCache(settings.jwks_ttl_seconds, settings.jwks_max_stale_seconds,
                                       settings.jwks_min_refetch_seconds,
                                       settings.jwks_timeout_seconds)
-        self.replay = replay or ReplayCache(settings.replay_cache_size, clock)
+        # "is not None": a cache is falsy while empty (it has a length)
+        self.replay = replay if replay is not None else ReplayCache(
+            settings.replay_cache_size, clock)
         self._clock = clock
 
     def verify(self, authorization: str | None, audiences: list[str]) -> ClientIdentity:
@@ -565,7 +590,10 @@ def init_app(app: Flask) -> None:
     protected = set(_HOOK_ENDPOINTS)
     if settings.protect_discovery:
         protected |= _DISCOVERY_ENDPOINTS
-    verifier = None if settings.disabled else TokenVerifier(settings)
+    store = getattr(app.extensions.get("cds"), "feedback_store", None)
+    replay = (SharedReplayCache(ReplayCache(settings.replay_cache_size), store)
+              if store is not None and hasattr(store, "remember_token") else None)
+    verifier = None if settings.disabled else TokenVerifier(settings, replay=replay)
     app.extensions["cds_auth"] = verifier
     if settings.disabled:
         log.warning("CLIENT AUTHENTICATION IS DISABLED (CDS_AUTH_DISABLED=true): any caller can "

@@ -38,7 +38,7 @@ from tests.auth_support import (
     mint,
     rsa_key,
 )
-from tests.conftest import load_example, trusted_issuers_env
+from tests.conftest import LiveServer, load_example, trusted_issuers_env
 from tests.log_scan import register_secret
 
 DISCHARGE = "lbp-coding-encounter-discharge"
@@ -225,6 +225,26 @@ def test_replayed_jti_is_refused(auth_live_server, jwks_server):
     token = bearer(mint(jwks_server.keys["ec"], claims(auth_live_server.url + HOOK_PATH)))
     assert call(auth_live_server, token)[0].status_code == 200
     assert_refused(auth_live_server, token, "replayed-jti")
+
+
+def test_a_replay_is_refused_by_every_worker_and_replica(jwks_server, tmp_path):
+    """Two replicas behind one public URL, two workers each, one shared database: a token used
+    once is refused wherever it is replayed, whichever worker answers."""
+    public = "https://cds.example.test"
+    env = {**trusted_issuers_env(jwks_server), "CDS_PUBLIC_BASE_URL": public,
+           "CDS_DATA_DIR": str(tmp_path)}
+    first = LiveServer(env=env, workers=2, auth=True)
+    second = LiveServer(env=env, workers=2, auth=True)
+    try:
+        token = bearer(mint(jwks_server.keys["ec"], claims(public + HOOK_PATH)))
+        assert call(first, token)[0].status_code == 200
+        for server in (first, second, second, first):
+            assert_refused(server, token, "replayed-jti")
+        fresh = bearer(mint(jwks_server.keys["ec"], claims(public + HOOK_PATH)))
+        assert call(second, fresh)[0].status_code == 200
+    finally:
+        first.stop()
+        second.stop()
 
 
 def test_a_new_jti_after_a_replay_is_accepted(auth_live_server, jwks_server):

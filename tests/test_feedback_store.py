@@ -90,8 +90,9 @@ def feedback_rows(database) -> int:
 
 def test_upgrade_from_an_empty_database_creates_the_schema(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert store.prepare() == head_revision() == "0001"
-    tables = {"cds_cards", "cds_card_suggestions", "cds_feedback", "cds_alembic_version"}
+    assert store.prepare() == head_revision() == "0002"
+    tables = {"cds_cards", "cds_card_suggestions", "cds_feedback", "cds_seen_tokens",
+              "cds_alembic_version"}
     if database.backend == "sqlite":
         names = {r[0] for r in database.rows("SELECT name FROM sqlite_master WHERE type='table'")}
         assert database.scalar("PRAGMA journal_mode") == "wal"
@@ -100,13 +101,13 @@ def test_upgrade_from_an_empty_database_creates_the_schema(database):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
             "current_schema()")}
     assert tables <= names
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0001",)]
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0002",)]
     # a second start-up finds nothing to do and keeps the data
     card = make_card()
     issue(store, card)
     store.close()
     again = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert again.prepare() == "0001"
+    assert again.prepare() == "0002"
     assert database.scalar("SELECT count(*) FROM cds_cards") == 1
     again.close()
 
@@ -124,15 +125,15 @@ def test_processes_starting_together_migrate_once(database, tmp_path):
     results = [p.communicate(timeout=120) + (p.returncode,) for p in processes]
     for out, err, code in results:
         assert code == 0, err
-        assert out.strip() == "0001"
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0001",)]
+        assert out.strip() == "0002"
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0002",)]
 
 
 def test_migrations_lock_is_released_after_an_upgrade(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
     store.prepare()
     engine = store._get_engine()
-    assert run_migrations(engine) == "0001"  # would block (SQLite) or deadlock if still held
+    assert run_migrations(engine) == "0002"  # would block (SQLite) or deadlock if still held
     store.close()
 
 
@@ -378,3 +379,23 @@ def test_report_lists_every_rule_and_names_our_reasons(store):
     assert report["rules"][0]["ruleId"] == "invalid-code"  # the most overridden first
     assert report["totals"] == {"shown": 1, "accepted": 0, "overridden": 1, "noFeedback": 0,
                                 "acceptanceRate": 0.0}
+
+
+# -- client tokens seen (jti replay) ------------------------------------------------------------
+
+
+def test_a_token_is_remembered_once_until_it_expires(database):
+    from datetime import UTC, datetime, timedelta
+
+    store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
+    store.prepare()
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert store.remember_token("a" * 64, later) is True
+    assert store.remember_token("a" * 64, later) is False  # a replay
+    assert store.remember_token("b" * 64, later) is True
+    # an expired entry is swept, so the key may be used again (its token has expired anyway)
+    assert store.remember_token("c" * 64, datetime.now(UTC) - timedelta(seconds=1)) is True
+    assert store.remember_token("c" * 64, later) is True
+    assert database.scalar("SELECT count(*) FROM cds_seen_tokens") == 3
+    store.close()
+

@@ -100,3 +100,13 @@ feedback = Table(
     CheckConstraint("outcome IN ('accepted', 'overridden')", name="ck_cds_feedback_outcome"),
     Index("ix_cds_feedback_card_uuid", "card_uuid"),
 )
+
+# (iss, jti) of the client JWTs accepted, as a SHA-256, until each token expires: replay
+# protection that holds across gunicorn workers and replicas sharing one database.
+seen_tokens = Table(
+    "cds_seen_tokens",
+    metadata,
+    Column("token_key", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_cds_seen_tokens_expires_at", "expires_at"),
+)

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -353,6 +353,21 @@ class SqlFeedbackStore:
                 connection.execute(
                     self._insert_ignoring(schema.card_suggestions,
                                           ["card_uuid", "suggestion_uuid"]), suggestion_rows)
+
+    def remember_token(self, token_key: str, expires_at: datetime) -> bool:
+        """Record a client token's key until it expires; False if it was recorded already (a
+        replay, whichever worker or replica saw it first). Expired keys are swept here."""
+        self._ensure_prepared_or_503()
+        now = datetime.now(UTC)
+        with self.transaction() as connection:
+            connection.execute(delete(schema.seen_tokens).where(
+                schema.seen_tokens.c.expires_at < now))
+            # RETURNING names the row only if it was inserted: a count both drivers report
+            inserted = connection.execute(
+                self._insert_ignoring(schema.seen_tokens, ["token_key"]).returning(
+                    schema.seen_tokens.c.token_key),
+                {"token_key": token_key, "expires_at": expires_at}).all()
+            return len(inserted) == 1
 
     def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
         """Store every item or none (400 naming the first bad one); return how many were new."""
