@@ -181,7 +181,7 @@ def trusted_issuers_env(jwks: JwksServer) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def auth_live_server(jwks_server) -> Iterator[LiveServer]:
     """The real server with client authentication on, trusting ``jwks_server``'s issuers, with
-    one worker (the tests that count log lines per request read one worker's log order)."""
+    one worker (the replay across workers and replicas has its own test in test_auth.py)."""
     server = LiveServer(env=trusted_issuers_env(jwks_server), workers=1, auth=True)
     yield server
     server.stop()
