@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from cds_service.store.sql import head_revision
 from tests.auth_support import claims, mint
 from tests.conftest import LiveServer, cds_command, load_example
 from tests.db_support import BACKENDS, databases_fixture
@@ -288,7 +289,7 @@ def test_db_upgrade_and_report_from_the_installed_wheel_in_any_directory(wheel_v
                               text=True, timeout=120, env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     database = home / ".local" / "share" / "cds-service" / "cds-service.db"
-    assert f"revision 0001: SQLite file {database}" in upgraded.stdout
+    assert f"revision {head_revision()}: SQLite file {database}" in upgraded.stdout
     assert database.exists() and not list(elsewhere.iterdir())
     report = subprocess.run([command, "report", "--format", "json"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120, env=env)
