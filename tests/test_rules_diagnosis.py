@@ -553,7 +553,7 @@ def test_documentation_missing_counts_denied_symptoms_as_documented():
 def test_documentation_missing_for_a_snomed_only_diagnosis():
     card = only(request(condition(icd=None, snomed="279039007", documented=False)),
                 "documentation-missing")
-    assert card["summary"].startswith("279039007 lacks support")
+    assert card["summary"].startswith("SNOMED CT 279039007 lacks support")
 
 
 @pytest.mark.parametrize("code", ["M54.41", "M51.16", "S39.012A", "I10"])

@@ -49,9 +49,10 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         missing = [element for element in ELEMENTS if not present[element]]
         if not missing:
             continue
-        codes = [*diagnosis.icd10cm, *diagnosis.snomed]
         findings.append(Finding(RULE_ID, params={
-            "code": codes[0] if codes else "low back pain",
+            # an ICD-10-CM code where there is one; a SNOMED-only diagnosis is named as such
+            "code": diagnosis.icd10cm[0] if diagnosis.icd10cm else (
+                f"SNOMED CT {diagnosis.snomed[0]}" if diagnosis.snomed else "low back pain"),
             "missing": missing,
             "count": len(missing),
             "date": diagnosis.date_of_service.isoformat(),
