@@ -177,6 +177,16 @@ def test_medicare_is_recognised(pipeline, cov):
     assert len(cards_of(pipeline, body, "medicare-97014")) == 1
 
 
+def test_medicare_is_recognised_when_sopt_is_sent_under_its_oid(pipeline):
+    cov = coverage(None, None)
+    cov["type"] = {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.221.5", "code": "121"}]}
+    body = order_sign([service_request("sr1", "97014")], [LBP], [cov])
+    assert len(cards_of(pipeline, body, "medicare-97014")) == 1
+    cov["type"]["coding"][0]["code"] = "511"  # commercial under the same OID: quiet
+    assert cards_of(pipeline, order_sign([service_request("sr1", "97014")], [LBP], [cov]),
+                    "medicare-97014") == []
+
+
 @pytest.mark.parametrize(
     "covs",
     [None,                                                                # no Coverage

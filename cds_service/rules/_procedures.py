@@ -22,6 +22,7 @@ from ..terminology import (
     PROCEDURE_SYSTEMS,
     SNOMED_SYSTEM,
     SOPT_SYSTEM,
+    SOPT_SYSTEMS,
     MapTarget,
     Terminology,
 )
@@ -139,7 +140,7 @@ def payer_is_medicare(facts: EncounterFacts, terminology: Terminology) -> bool |
 
 def _is_medicare(coverage: dict, terminology: Terminology) -> bool:
     sopt = [coding.get("code") for coding in (coverage.get("type") or {}).get("coding", [])
-            if coding.get("system") == SOPT_SYSTEM and coding.get("code")]
+            if coding.get("system") in SOPT_SYSTEMS and coding.get("code")]
     if sopt:  # the Source of Payment Typology decides when the EHR sends it
         return any(terminology.in_valueset(MEDICARE_COVERAGE, SOPT_SYSTEM, code.strip())
                    for code in sopt)

@@ -10,7 +10,14 @@ from ..data_files import data_dir
 from . import codeset
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, Icd10cm, normalize
 from .text import Reading, TextReader
-from .valuesets import CANONICAL_BASE, SOPT_SYSTEM, MapTarget, TerminologyError, ValueSetStore
+from .valuesets import (
+    CANONICAL_BASE,
+    SOPT_SYSTEM,
+    SOPT_SYSTEMS,
+    MapTarget,
+    TerminologyError,
+    ValueSetStore,
+)
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
@@ -66,6 +73,7 @@ __all__ = [
     "SNOMED_MAP",
     "SNOMED_SYSTEM",
     "SOPT_SYSTEM",
+    "SOPT_SYSTEMS",
     "Icd10cm",
     "MapTarget",
     "Reading",

@@ -21,6 +21,9 @@ from .icd10cm import ICD10CM_SYSTEM, BillablePeriod, normalize
 
 CANONICAL_BASE = "https://lbp-coding.example.org/fhir"
 SOPT_SYSTEM = "https://nahdo.org/sopt"
+# The same code system under its OID, as HL7 Terminology (CodeSystem SOPT, identifier) lists it
+# and as EHRs built on PHIN VADS send it.
+SOPT_SYSTEMS = frozenset({SOPT_SYSTEM, "urn:oid:2.16.840.1.113883.3.221.5"})
 # Systems whose codes are hierarchical by prefix, so that "is-a X" means "starts with X".
 _PREFIX_HIERARCHIES = frozenset({ICD10CM_SYSTEM, SOPT_SYSTEM})
 _HISTORY_URL = f"{CANONICAL_BASE}/CodeSystem/icd10cm-billable-periods"
