@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .terminology import ICD10CM_SYSTEM, PROCEDURE_SYSTEMS, SNOMED_SYSTEM, normalize
+from .terminology import (
+    ICD10CM_SYSTEM,
+    PROCEDURE_SYSTEMS,
+    SNOMED_SYSTEM,
+    SYSTEM_ALIASES,
+    normalize,
+)
 
 _EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 _INACTIVE_CLINICAL = frozenset({"inactive", "resolved", "remission"})
@@ -248,6 +254,7 @@ def _codings(concepts: list[dict]) -> list[Code]:
             system, code = coding.get("system"), coding.get("code")
             if not system or not code:
                 continue
+            system = SYSTEM_ALIASES.get(system, system)
             if system == ICD10CM_SYSTEM:
                 code = normalize(code)
             codes.append(Code(system, code, coding.get("display")))

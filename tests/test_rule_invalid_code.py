@@ -125,3 +125,12 @@ def test_refuted_conditions_are_ignored(pipeline):
         "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
                     "code": "entered-in-error"}]}
     assert invalid_cards(pipeline, body) == []
+
+
+def test_icd10cm_sent_under_its_oid_is_read_and_replaced(pipeline):
+    body = request_with([("urn:oid:2.16.840.1.113883.6.90", "M54.5")])
+    card = invalid_cards(pipeline, body)[0]
+    assert suggested(card) == ["M54.50", "M54.51", "M54.59"]
+    codings = card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"]
+    assert codings == [{"system": ICD10CM_SYSTEM, "code": "M54.50",
+                        "display": "Low back pain, unspecified"}]

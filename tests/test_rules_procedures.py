@@ -201,6 +201,12 @@ def test_97014_quiet_when_the_payer_is_not_medicare(pipeline, covs):
     assert cards_of(pipeline, body, "medicare-97014") == []
 
 
+def test_cpt_sent_under_its_oid_is_read(pipeline):
+    body = order_sign([service_request("sr1", "97014", "urn:oid:2.16.840.1.113883.6.12")],
+                      [LBP], [medicare()])
+    assert len(cards_of(pipeline, body, "medicare-97014")) == 1
+
+
 def test_g0283_for_medicare_is_quiet(pipeline):
     body = order_sign([service_request("sr1", "G0283", HCPCS_SYSTEM)], [LBP], [medicare()])
     assert cards_of(pipeline, body, "medicare-97014") == []

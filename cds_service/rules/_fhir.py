@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from ..facts import Diagnosis, EncounterFacts
-from ..terminology import ICD10CM_SYSTEM, Terminology, normalize
+from ..terminology import ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Terminology, normalize
 
 _CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-category"
 _CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -28,7 +28,7 @@ def with_icd_code(diagnosis: Diagnosis, old: str, new: str, terminology: Termino
     codings = concept.setdefault("coding", [])
     replaced = False
     for index, coding in enumerate(codings):
-        if coding.get("system") == ICD10CM_SYSTEM and normalize(coding.get("code", "")) == old:
+        if coding.get("system") in ICD10CM_SYSTEMS and normalize(coding.get("code", "")) == old:
             codings[index] = icd_coding(new, terminology)
             replaced = True
     if not replaced:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..facts import Code, Diagnosis, EncounterFacts
-from ..terminology import CANONICAL_BASE, ICD10CM_SYSTEM, Terminology, normalize
+from ..terminology import CANONICAL_BASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Terminology, normalize
 from ..terminology.text import Reading
 from ._fhir import icd_coding, new_condition
 
@@ -178,7 +178,7 @@ def replace_icd(diagnosis: Diagnosis, old: Iterable[str], new: str,
     concept = condition.setdefault("code", {})
     codings, placed = [], False
     for coding in concept.get("coding", []):
-        is_old = (coding.get("system") == ICD10CM_SYSTEM
+        is_old = (coding.get("system") in ICD10CM_SYSTEMS
                   and normalize(coding.get("code", "")) in old)
         if not is_old:
             codings.append(coding)
@@ -197,7 +197,8 @@ def without_icd(diagnosis: Diagnosis, code: str) -> dict | None:
     condition = copy.deepcopy(diagnosis.resource)
     concept = condition.get("code") or {}
     codings = [c for c in concept.get("coding", [])
-               if not (c.get("system") == ICD10CM_SYSTEM and normalize(c.get("code", "")) == code)]
+               if not (c.get("system") in ICD10CM_SYSTEMS
+                       and normalize(c.get("code", "")) == code)]
     if not codings:
         return None
     concept["coding"] = codings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data_files import data_dir
 from . import codeset
-from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, Icd10cm, normalize
+from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Icd10cm, normalize
 from .text import Reading, TextReader
 from .valuesets import (
     CANONICAL_BASE,
@@ -20,10 +20,16 @@ from .valuesets import (
 )
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
+# Coding systems as FHIR names them, by the other URIs (HL7 OIDs) that EHRs also send.
+SYSTEM_ALIASES = {
+    "urn:oid:2.16.840.1.113883.6.90": ICD10CM_SYSTEM,
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED_SYSTEM,
+}
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 SNOMED_MAP = "SnomedLowBackToIcd10cm"
 PROCEDURE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM, "urn:oid:2.16.840.1.113883.6.285",
+                               "urn:oid:2.16.840.1.113883.6.12",
                                "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"})
 
 
@@ -69,9 +75,11 @@ __all__ = [
     "HCPCS_SYSTEM",
     "ICD10CM_RELEASE",
     "ICD10CM_SYSTEM",
+    "ICD10CM_SYSTEMS",
     "PROCEDURE_SYSTEMS",
     "SNOMED_MAP",
     "SNOMED_SYSTEM",
+    "SYSTEM_ALIASES",
     "SOPT_SYSTEM",
     "SOPT_SYSTEMS",
     "Icd10cm",

@@ -16,6 +16,8 @@ from functools import lru_cache
 from . import codeset as cm
 
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+# The same code system under its HL7 OID, as some EHRs (and CDA-derived feeds) send it.
+ICD10CM_SYSTEMS = frozenset({ICD10CM_SYSTEM, "urn:oid:2.16.840.1.113883.6.90"})
 ICD10CM_RELEASE = "CDC ICD-10-CM April 1, 2026 (FY2026), via simple-icd-10-cm 1.5.0"
 
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
