@@ -8,7 +8,7 @@ Conditions. Refuted and entered-in-error Conditions are never facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -99,6 +99,11 @@ class Diagnosis:
         return any(key.startswith("onset") for key in self.resource)
 
     @property
+    def is_active(self) -> bool:
+        """Not inactive, resolved or in remission (no clinicalStatus: taken as active)."""
+        return _is_active(self.resource)
+
+    @property
     def has_severity(self) -> bool:
         return bool(self.resource.get("severity"))
 
@@ -148,8 +153,6 @@ class EncounterFacts:
     procedures: list[ProcedureFact]
     prior_procedures: list[ProcedureFact]
     coverages: list[dict]
-    # prefetch keys that were neither sent nor fetchable: the rules that need them stay quiet
-    unavailable: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def encounter_reason_texts(self) -> tuple[str, ...]:
@@ -178,7 +181,6 @@ def build_facts(
     context: dict[str, Any],
     prefetch: dict[str, dict | None],
     draft_orders: list[dict],
-    unavailable: frozenset[str] = frozenset(),
     today: date | None = None,
 ) -> EncounterFacts:
     encounter = prefetch.get("encounter")
@@ -233,7 +235,6 @@ def build_facts(
         procedures=procedures,
         prior_procedures=prior,
         coverages=coverages,
-        unavailable=unavailable,
     )
 
 
@@ -273,7 +274,8 @@ def _usable(condition: dict) -> bool:
 
 
 def _is_active(condition: dict) -> bool:
-    return _status_code(condition.get("clinicalStatus")) not in _INACTIVE_CLINICAL
+    codings = (condition.get("clinicalStatus") or {}).get("coding", [])
+    return not any(coding.get("code") in _INACTIVE_CLINICAL for coding in codings)
 
 
 def _references(reference: dict | None, resource_type: str, resource_id: str | None) -> bool:

@@ -37,8 +37,9 @@ class HookPipeline:
             raise CdsError(404, f"No CDS service with id '{service_id}'.")
         request = parse_hook_request(body, service)
         resolved = resolve_prefetch(request, self.fetcher)
+        # what could not be had is simply absent from the facts: rules that need it stay quiet
         facts = build_facts(service.hook, request.context, resolved.data, request.draft_orders,
-                            resolved.unavailable, today)
+                            today)
         validate_read_resources(
             [*(d.resource for d in facts.diagnoses), *(p.resource for p in facts.procedures),
              *facts.coverages],

@@ -72,7 +72,6 @@ def _discover() -> list[Rule]:
 
 
 RULES: list[Rule] = _discover()
-ALL_HOOKS = ("order-sign", "encounter-discharge")
 
 
 def run_rules(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -46,7 +46,6 @@ DORSALGIA = "Dorsalgia"
 RADICULAR_TEXT = ("sciatica", "radiating_leg_pain", "radiculopathy")
 SIDE_SUPPORT_TEXT = ("straight_leg_raise", "numbness", "tingling", "weakness")
 MECHANISM_TEXT = ("lifting_injury", "fall", "other_injury")
-_INACTIVE = frozenset({"inactive", "resolved", "remission"})
 
 
 @dataclass
@@ -387,7 +386,7 @@ def _injury(diagnosis, facts: EncounterFacts, others, evidence, reading: Reading
     if any(in_set(terminology, INJURY, d) for d in [diagnosis, *others]):
         found.specified = True
     for earlier in facts.other_conditions:
-        if not _active(earlier) or not _before(earlier, diagnosis.date_of_service):
+        if not earlier.is_active or not _before(earlier, diagnosis.date_of_service):
             continue
         if in_set(terminology, STRAIN, earlier):
             found.kinds.add("strain")
@@ -408,12 +407,6 @@ def _one_side(sides: set[str]) -> str | None:
     if "left" in sides:
         return "left"
     return None
-
-
-def _active(diagnosis: Diagnosis) -> bool:
-    status = diagnosis.resource.get("clinicalStatus") or {}
-    codes = {c.get("code") for c in status.get("coding", [])}
-    return not codes & _INACTIVE
 
 
 def _before(diagnosis: Diagnosis, day: date) -> bool:

@@ -33,9 +33,6 @@ from sqlalchemy.types import TypeDecorator
 #: Alembic's version table, prefixed like ours so the service can share a database.
 VERSION_TABLE = "cds_alembic_version"
 
-OUTCOMES = ("accepted", "overridden")
-
-
 class UTCDateTime(TypeDecorator):
     """An aware UTC datetime, stored without zone (SQLite has none) and read back as UTC."""
 

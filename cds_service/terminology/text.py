@@ -37,7 +37,6 @@ misspellings are not corrected; a side stated in another sentence is not carried
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterable
@@ -46,7 +45,7 @@ from pathlib import Path
 
 from cachetools import TTLCache
 
-from .valuesets import TerminologyError
+from .valuesets import TerminologyError, read_json_object
 
 STATUS_ORDER = ("family", "absent", "historical", "uncertain", "present")
 _CONTEXT_KINDS = ("negation", "uncertainty", "historical", "family")
@@ -447,12 +446,7 @@ def _only_connectors(text: str) -> bool:
 
 
 def _read(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TextTriggerError(f"{path.name}: not readable JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise TextTriggerError(f"{path.name}: a trigger file is a JSON object")
+    doc = read_json_object(path, TextTriggerError, "a trigger file (a JSON object)")
     for required in ("name", "version", "description"):
         if not isinstance(doc.get(required), str) or not doc[required]:
             raise TextTriggerError(f"{path.name}: {required} is required")

@@ -230,13 +230,19 @@ def _concepts_by_code(concepts: list[dict]) -> dict[str, dict]:
     return table
 
 
-def _read_resource(path: Path) -> dict:
+def read_json_object(path: Path, error: type[TerminologyError], what: str) -> dict:
+    """A knowledge file as a JSON object, or ``error`` naming the file."""
     try:
-        resource = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TerminologyError(f"{path.name}: not readable JSON ({exc})") from None
-    if not isinstance(resource, dict):
-        raise TerminologyError(f"{path.name}: not a FHIR resource object")
+        raise error(f"{path.name}: not readable JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise error(f"{path.name}: not {what}")
+    return document
+
+
+def _read_resource(path: Path) -> dict:
+    resource = read_json_object(path, TerminologyError, "a FHIR resource object")
     kind = resource.get("resourceType")
     if kind not in ("ValueSet", "ConceptMap", "CodeSystem"):
         raise TerminologyError(
