@@ -1,10 +1,16 @@
 """HTTP throughput and latency of `cds-service serve` on loopback, against an echo endpoint on
 the same server stack answering the same request bytes.
 
-Run: .venv/bin/python benchmarks/bench_http.py [--duration 10] [--size 10]
+Run: .venv/bin/python benchmarks/bench_http.py [--duration 10] [--size 10] [--bodies N]
 Needs `wrk` (Debian: apt-get install wrk). Load comes from another process; traffic stays on
 127.0.0.1. Prints requests/s, p50 and p99 at 1, 16 and 64 concurrent connections, and the
-service's throughput as a ratio of the echo endpoint's.
+service's throughput as a ratio of the echo endpoint's, for two workloads:
+
+- ``same``: the same request bytes on every call (the issue's measure; as when the EHR fires the
+  hook again for the same visit): what the service remembers between calls (resources already
+  validated, notes already read, card texts already rendered) is in play;
+- ``distinct``: every call another patient (``--bodies`` requests in turn, each with its own ids,
+  hookInstance and note), so that none of that helps: the cost of a request never seen.
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ SERVICE = "lbp-coding-encounter-discharge"
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
+local bodies = {}
+for line in io.lines("{bodies}") do bodies[#bodies + 1] = line end
+local next_body = 0
+request = function()
+  next_body = next_body % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[next_body])
+end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %f %f %f\\n", summary.requests,
     summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3))
@@ -73,19 +85,30 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--size", type=int, default=10, help="resources in the request")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--bodies", type=int, default=0,
+                        help="distinct requests of the 'distinct' workload (default: more than "
+                             "the service can answer in --duration, so that none comes twice)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    body = workdir / "request.json"
-    body.write_bytes(request_bytes(args.size))
-    script = workdir / "post.lua"
-    script.write_text(LUA.replace("{body}", str(body)))
+    bodies_wanted = args.bodies or 2500 * args.duration
+    workloads = {
+        "same": [request_bytes(args.size)],
+        "distinct": [request_bytes(args.size, patient_number=n)
+                     for n in range(1, bodies_wanted + 1)],
+    }
+    scripts = {}
+    for name, bodies in workloads.items():
+        assert all(b"\n" not in body for body in bodies)  # one request per line
+        (workdir / f"{name}.jsonl").write_bytes(b"\n".join(bodies) + b"\n")
+        scripts[name] = workdir / f"{name}.lua"
+        scripts[name].write_text(LUA.replace("{bodies}", str(workdir / f"{name}.jsonl")))
     env = {**os.environ, "CDS_AUTH_DISABLED": "true", "CDS_DATA_DIR": str(workdir),
            "CDS_LOG_LEVEL": "warning"}
     python = sys.executable
-    results = {}
-    for name, command in (
+    results: dict[tuple[str, str], dict[int, tuple[float, float, float]]] = {}
+    for server, command in (
         ("echo", [python, str(HERE / "echo_server.py"), "127.0.0.1", "{port}",
                   str(args.workers)]),
         ("service", [python, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1",
@@ -95,22 +118,26 @@ def main() -> None:
         process = start([c.replace("{port}", str(port)) for c in command], port, env)
         try:
             url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
-            check = requests.post(url, data=body.read_bytes(),
-                                  headers={"Content-Type": "application/json"}, timeout=10)
-            assert check.status_code == 200, check.text[:300]
-            results[name] = {c: wrk(url, script, c, args.duration) for c in (1, 16, 64)}
+            for name, bodies in workloads.items():
+                check = requests.post(url, data=bodies[-1],
+                                      headers={"Content-Type": "application/json"}, timeout=10)
+                assert check.status_code == 200, check.text[:300]
+                results[server, name] = {c: wrk(url, scripts[name], c, args.duration)
+                                         for c in (1, 16, 64)}
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print(f"request: {args.size} resources, {body.stat().st_size} bytes; "
+    print(f"request: {args.size} resources, {len(workloads['same'][0])} bytes; "
           f"{args.workers} workers; {os.cpu_count()} CPUs; {args.duration}s per run")
-    print(f"{'conns':>5} {'echo rps':>9} {'svc rps':>9} {'ratio':>6} {'svc p50':>9} "
-          f"{'svc p99':>9} {'echo p99':>9}")
-    for connections in (1, 16, 64):
-        e_rps, _, e_p99 = results["echo"][connections]
-        s_rps, s_p50, s_p99 = results["service"][connections]
-        print(f"{connections:>5} {e_rps:>9.0f} {s_rps:>9.0f} {s_rps / e_rps:>6.2f} "
-              f"{s_p50:>7.2f}ms {s_p99:>7.2f}ms {e_p99:>7.2f}ms")
+    for name in workloads:
+        print(f"\n{name}:")
+        print(f"{'conns':>5} {'echo rps':>9} {'svc rps':>9} {'ratio':>6} {'svc p50':>9} "
+              f"{'svc p99':>9} {'echo p99':>9}")
+        for connections in (1, 16, 64):
+            e_rps, _, e_p99 = results["echo", name][connections]
+            s_rps, s_p50, s_p99 = results["service", name][connections]
+            print(f"{connections:>5} {e_rps:>9.0f} {s_rps:>9.0f} {s_rps / e_rps:>6.2f} "
+                  f"{s_p50:>7.2f}ms {s_p99:>7.2f}ms {e_p99:>7.2f}ms")
 
 
 if __name__ == "__main__":

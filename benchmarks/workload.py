@@ -25,9 +25,9 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
 def _condition(index: int, code: str, display: str, encounter: str | None, recorded: str,
-               note: str | None = None) -> dict:
+               note: str | None = None, patient: str = "p1") -> dict:
     condition = {
-        "resourceType": "Condition", "id": f"c{index}",
+        "resourceType": "Condition", "id": f"{patient}c{index}",
         "clinicalStatus": {"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
             "code": "active"}]},
@@ -38,7 +38,7 @@ def _condition(index: int, code: str, display: str, encounter: str | None, recor
             "system": "http://terminology.hl7.org/CodeSystem/condition-category",
             "code": "encounter-diagnosis"}]}],
         "code": {"coding": [{"system": ICD, "code": code, "display": display}], "text": display},
-        "subject": {"reference": "Patient/p1"},
+        "subject": {"reference": f"Patient/{patient}"},
         "recordedDate": recorded,
         "onsetDateTime": recorded,
     }
@@ -49,63 +49,73 @@ def _condition(index: int, code: str, display: str, encounter: str | None, recor
     return condition
 
 
-def build_request(resources: int, note_variant: int = 0) -> dict:
+def build_request(resources: int, note_variant: int = 0, patient_number: int = 0) -> dict:
+    """``note_variant``: a note never read before (the rest is the same request).
+    ``patient_number``: another patient altogether (ids, hookInstance and note), so that no
+    resource, note or text of the request was seen before."""
+    patient = f"p{patient_number}" if patient_number else "p1"
+    encounter = f"e{patient_number}" if patient_number else "e1"
+    note_variant = note_variant or patient_number
     conditions = [
-        _condition(0, "M54.50", "Low back pain, unspecified", "e1", "2026-11-20",
+        _condition(0, "M54.50", "Low back pain, unspecified", encounter, "2026-11-20",
                    "Low back pain for three weeks after lifting boxes, aching, worse when "
                    "bending. No radiation to the legs. Denies numbness or weakness. Exam: "
                    "paraspinal tenderness, SLR negative. Assessment: mechanical low back pain."
-                   + (f" Visit {note_variant}." if note_variant else "")),
+                   + (f" Visit {note_variant}." if note_variant else ""), patient),
     ]
     procedures = [{
-        "resourceType": "Procedure", "id": "pr0", "status": "completed",
+        "resourceType": "Procedure", "id": f"{patient}pr0", "status": "completed",
         "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97110"}]},
-        "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/e1"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "encounter": {"reference": f"Encounter/{encounter}"},
         "performedDateTime": "2026-11-20",
     }]
     index = 1
     while len(conditions) + len(procedures) + 3 < resources:
         if index % 10 == 0:
             conditions.append(_condition(index, "M54.5", "Low back pain", f"old{index}",
-                                         f"{2015 + index % 6}-03-01"))
+                                         f"{2015 + index % 6}-03-01", patient=patient))
         elif index % 15 == 0:
             procedures.append({
-                "resourceType": "Procedure", "id": f"pr{index}", "status": "completed",
+                "resourceType": "Procedure", "id": f"{patient}pr{index}",
+                "status": "completed",
                 "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt",
                                      "code": "97140"}]},
-                "subject": {"reference": "Patient/p1"},
+                "subject": {"reference": f"Patient/{patient}"},
                 "performedDateTime": f"{2018 + index % 7}-05-01",
             })
         else:
             code, display = OTHER_CODES[index % len(OTHER_CODES)]
             conditions.append(_condition(index, code, display, f"old{index}",
-                                         f"{2010 + index % 15}-01-15"))
+                                         f"{2010 + index % 15}-01-15", patient=patient))
         index += 1
     bundle = lambda items: {"resourceType": "Bundle", "type": "searchset",  # noqa: E731
                             "total": len(items), "entry": [{"resource": r} for r in items]}
     return {
         "hook": "encounter-discharge",
-        "hookInstance": str(uuid.UUID(int=resources)),
-        "context": {"userId": "Practitioner/pr1", "patientId": "p1", "encounterId": "e1"},
+        "hookInstance": str(uuid.UUID(int=resources + (patient_number << 32))),
+        "context": {"userId": "Practitioner/pr1", "patientId": patient,
+                    "encounterId": encounter},
         "prefetch": {
-            "patient": {"resourceType": "Patient", "id": "p1", "birthDate": "1961-04-02"},
-            "encounter": {"resourceType": "Encounter", "id": "e1", "status": "finished",
-                          "class": {"code": "AMB"}, "subject": {"reference": "Patient/p1"},
+            "patient": {"resourceType": "Patient", "id": patient, "birthDate": "1961-04-02"},
+            "encounter": {"resourceType": "Encounter", "id": encounter, "status": "finished",
+                          "class": {"code": "AMB"},
+                          "subject": {"reference": f"Patient/{patient}"},
                           "period": {"start": "2026-11-20T09:00:00-05:00"}},
             "conditions": bundle(conditions),
             "procedures": bundle(procedures),
             "coverage": bundle([{
-                "resourceType": "Coverage", "id": "cov1", "status": "active",
+                "resourceType": "Coverage", "id": f"{patient}cov1", "status": "active",
                 "type": {"coding": [{"system": "https://nahdo.org/sopt", "code": "1"}]},
-                "beneficiary": {"reference": "Patient/p1"},
+                "beneficiary": {"reference": f"Patient/{patient}"},
                 "payor": [{"display": "Centers for Medicare & Medicaid Services"}],
             }]),
         },
     }
 
 
-def request_bytes(resources: int, note_variant: int = 0) -> bytes:
-    return json.dumps(build_request(resources, note_variant)).encode()
+def request_bytes(resources: int, note_variant: int = 0, patient_number: int = 0) -> bytes:
+    return json.dumps(build_request(resources, note_variant, patient_number)).encode()
 
 
 def count_resources(request: dict) -> int:

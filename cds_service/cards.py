@@ -7,6 +7,7 @@ than sent null or empty, as the spec requires.
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import orjson
 
 from .data_files import data_dir
 from .rules import RULES, Action, Finding, Suggestion
@@ -33,6 +35,43 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=False,
 )
+
+
+class _RenderedTexts:
+    """Texts already rendered, by template and parameters: the same finding comes back on every
+    call about the same visit, and a Jinja2 render costs far more than a lookup. Bounded in
+    size and emptied every few minutes (the texts hold codes and dates, never a patient's name
+    or note, but nothing read from a request should linger)."""
+
+    def __init__(self, capacity: int = 4096, seconds: float = 300):
+        self.capacity = capacity
+        self.seconds = seconds
+        self._texts: dict[tuple[int, bytes], str] = {}
+        self._emptied_at = time.monotonic()
+
+    def render(self, template: jinja2.Template, params: dict[str, Any]) -> str:
+        try:
+            key = (id(template), orjson.dumps(params, default=_sorted_set,
+                                              option=orjson.OPT_SORT_KEYS))
+        except (TypeError, orjson.JSONEncodeError):  # a value without a stable JSON form
+            return template.render(params)
+        now = time.monotonic()
+        if now - self._emptied_at > self.seconds or len(self._texts) >= self.capacity:
+            # one dict swapped whole, never changed in place while read: threads at worst
+            # render a text twice
+            self._texts = {}
+            self._emptied_at = now
+        texts = self._texts
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = template.render(params)
+        return text
+
+
+def _sorted_set(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return {"set": sorted(value)}  # an object, so that no list gives the same key
+    raise TypeError
 
 
 @dataclass
@@ -59,6 +98,7 @@ class CardRenderer:
         self.override_system: str = common["override_reason_system"]
         self.unavailable = _compile(common["unavailable"], "_common.toml: unavailable")
         self.templates = {rule.id: _load_template(directory, rule.id) for rule in RULES}
+        self._texts = _RenderedTexts()
 
     def render(self, findings: list[Finding], unavailable: frozenset[str] = frozenset()
                ) -> list[dict]:
@@ -67,10 +107,10 @@ class CardRenderer:
     def render_one(self, finding: Finding, unavailable: frozenset[str] = frozenset()) -> dict:
         template = self.templates[finding.rule_id]
         params = {"release": ICD10CM_RELEASE, **finding.params}
-        summary = _squash(template.summary.render(params))
+        summary = _squash(self._texts.render(template.summary, params))
         if len(summary) > SUMMARY_LIMIT:
             summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
-        detail = _BLANK_RUNS.sub("\n\n", template.detail.render(params)).strip()
+        detail = _BLANK_RUNS.sub("\n\n", self._texts.render(template.detail, params)).strip()
         if unavailable:
             detail += self.unavailable.render(keys=sorted(unavailable))
         source: dict[str, Any] = {
@@ -102,8 +142,8 @@ class CardRenderer:
 
     def _suggestion(self, template: CardTemplate, suggestion: Suggestion) -> dict:
         rendered: dict[str, Any] = {
-            "label": _squash(_lookup(template.labels, suggestion.label, template).render(
-                suggestion.params)),
+            "label": _squash(self._texts.render(
+                _lookup(template.labels, suggestion.label, template), suggestion.params)),
             "uuid": str(uuid.uuid4()),
             "actions": [self._action(template, a, suggestion.params) for a in suggestion.actions],
         }
@@ -114,9 +154,8 @@ class CardRenderer:
     def _action(self, template: CardTemplate, action: Action, params: dict) -> dict:
         rendered: dict[str, Any] = {
             "type": action.type,
-            "description": _squash(
-                _lookup(template.actions, action.description, template).render(params)
-            ),
+            "description": _squash(self._texts.render(
+                _lookup(template.actions, action.description, template), params)),
         }
         if action.resource is not None:
             rendered["resource"] = action.resource

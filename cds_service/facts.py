@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from .terminology import (
@@ -48,11 +49,11 @@ class Diagnosis:
     def reference(self) -> str | None:
         return f"Condition/{self.id}" if self.id else None
 
-    @property
+    @cached_property  # read by most rules; codes never change once the facts are built
     def icd10cm(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.codes if c.system == ICD10CM_SYSTEM)
 
-    @property
+    @cached_property
     def snomed(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.codes if c.system == SNOMED_SYSTEM)
 

@@ -92,3 +92,57 @@ def test_unknown_wording_key_is_an_error():
     finding.suggestions[0].label = "no-such-label"
     with pytest.raises(CardTemplateError, match="no wording 'no-such-label'"):
         CardRenderer().render_one(finding)
+
+
+# -- texts rendered once ------------------------------------------------------------------------
+
+def _template(source: str):
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(source)
+
+
+def test_a_text_is_rendered_once_for_the_same_template_and_parameters():
+    from cds_service.cards import _RenderedTexts
+
+    texts = _RenderedTexts()
+    template = _template("Use {{ new }} instead of {{ old }}")
+    first = texts.render(template, {"new": "M54.16", "old": "M54.50"})
+    again = texts.render(template, {"old": "M54.50", "new": "M54.16"})  # key order is no matter
+    assert first == "Use M54.16 instead of M54.50"
+    assert again is first  # the same string object: not rendered again
+    other = texts.render(template, {"new": "M54.17", "old": "M54.50"})
+    assert other == "Use M54.17 instead of M54.50"
+    assert texts.render(_template("Use {{ new }} instead of {{ old }}"),
+                        {"new": "M54.16", "old": "M54.50"}) is not first  # another template
+
+
+def test_a_set_and_a_list_of_the_same_words_are_different_parameters():
+    from cds_service.cards import _RenderedTexts
+
+    texts = _RenderedTexts()
+    template = _template("{{ kinds | join(' and ') }} {{ kinds.__class__.__name__ }}")
+    assert texts.render(template, {"kinds": ["displacement"]}) == "displacement list"
+    assert texts.render(template, {"kinds": {"displacement"}}) == "displacement set"
+
+
+def test_rendered_texts_are_forgotten_after_their_time_and_beyond_their_number():
+    from cds_service.cards import _RenderedTexts
+
+    template = _template("{{ n }}")
+    expired = _RenderedTexts(seconds=0)
+    first = expired.render(template, {"n": 1000})
+    assert expired.render(template, {"n": 1000}) is not first
+    bounded = _RenderedTexts(capacity=3)
+    for n in range(10):
+        bounded.render(template, {"n": n})
+        assert len(bounded._texts) <= 3
+
+
+def test_parameters_without_a_json_form_are_rendered_every_time():
+    from cds_service.cards import _RenderedTexts
+
+    texts = _RenderedTexts()
+    template = _template("{{ thing }}")
+    assert texts.render(template, {"thing": object}) == "<class 'object'>"
+    assert texts._texts == {}

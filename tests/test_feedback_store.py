@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,42 @@ def test_a_failure_mid_request_leaves_no_row(store, database, monkeypatch):
     assert feedback_rows(database) == 0
     monkeypatch.undo()
     assert send(store, *(item(c) for c in cards)) == 3  # the store is fine afterwards
+
+
+def test_cards_that_cannot_all_be_stored_are_a_503_and_none_is_stored(store, database):
+    """The cards of a hook call are committed together or not at all: a failure on the second
+    table (here a trigger refusing suggestions) stores no card, and the store recovers."""
+    if database.backend == "sqlite":
+        database.execute("CREATE TRIGGER refuse_suggestions BEFORE INSERT ON "
+                         "cds_card_suggestions BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        drop = "DROP TRIGGER refuse_suggestions"
+    else:
+        database.execute("CREATE FUNCTION refuse_suggestions() RETURNS trigger AS $$ BEGIN "
+                         "RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql")
+        database.execute("CREATE TRIGGER refuse_suggestions BEFORE INSERT ON "
+                         "cds_card_suggestions FOR EACH ROW EXECUTE FUNCTION "
+                         "refuse_suggestions()")
+        drop = "DROP TRIGGER refuse_suggestions ON cds_card_suggestions"
+    cards = [make_card(), make_card()]
+    with pytest.raises(CdsError) as unavailable:
+        issue(store, *cards)
+    assert unavailable.value.status == 503
+    assert database.scalar("SELECT count(*) FROM cds_cards") == 0
+    database.execute(drop)
+    issue(store, *cards)
+    assert database.scalar("SELECT count(*) FROM cds_cards") == 2
+    assert database.scalar("SELECT count(*) FROM cds_card_suggestions") == 4
+    assert send(store, item(cards[0]), item(cards[1], suggestion=1)) == 2
+
+
+def test_a_card_is_stored_with_the_instant_it_was_issued(store, database):
+    """The report's 'since' compares the stored instant: a card issued now is counted since a
+    minute ago and not since a minute ahead, whichever path wrote it."""
+    issue(store, make_card("rule-t"))
+    now = datetime.now(UTC)
+    [before] = store.rule_report(since=now - timedelta(minutes=1))
+    assert (before.rule_id, before.shown) == ("rule-t", 1)
+    assert store.rule_report(since=now + timedelta(minutes=1)) == []
 
 
 def test_a_process_crash_mid_request_leaves_no_row(store, database, tmp_path):

@@ -8,11 +8,15 @@ R4 models are no longer maintained alongside its R4B/R5 ones.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -245,6 +249,12 @@ _DATE_TIME = re.compile(
 
 
 def check_read_elements(resource: dict, path: str) -> None:
+    """Check the shape of the elements the facts read; a 400 naming the first bad one.
+    A resource identical to one that passed before passes at the cost of a digest."""
+    _check_once(SHAPE_CHECKED, _check_read_elements, resource, path)
+
+
+def _check_read_elements(resource: dict, path: str) -> None:
     for name, kind in _READ_ELEMENTS.items():
         if name in resource:
             problem = _shape_problem(resource[name], kind)
@@ -328,8 +338,66 @@ def _type_name(resource: dict) -> str:
     )
 
 
+class _ValidatedDigests:
+    """Digests of resources that passed a check, most recent last, so that the same resource
+    sent again (a patient's Conditions, Encounter and Coverage come with every order-sign of a
+    visit and again at discharge) is not checked again.
+
+    Only a 16-byte BLAKE2b digest of the resource's JSON is kept, never the resource, and only
+    for valid ones: an invalid resource is checked (and refused) every time it comes.
+    """
+
+    def __init__(self, capacity: int = 8192):
+        self.capacity = capacity
+        self._digests: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def digest(resource: dict) -> bytes | None:
+        try:
+            encoded = orjson.dumps(resource)
+        except (TypeError, orjson.JSONEncodeError):  # a lone surrogate, an integer past 64 bits
+            return None
+        return hashlib.blake2b(encoded, digest_size=16).digest()
+
+    def __contains__(self, digest: bytes) -> bool:
+        with self._lock:
+            if digest in self._digests:
+                self._digests.move_to_end(digest)
+                return True
+            return False
+
+    def add(self, digest: bytes) -> None:
+        with self._lock:
+            self._digests[digest] = None
+            if len(self._digests) > self.capacity:
+                self._digests.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._digests.clear()
+
+
+VALIDATED = _ValidatedDigests()  # passed validation with the fhir.resources model
+SHAPE_CHECKED = _ValidatedDigests()  # passed check_read_elements
+
+
+def _check_once(passed: _ValidatedDigests, check, resource: dict, path: str) -> None:
+    digest = passed.digest(resource)
+    if digest is not None and digest in passed:
+        return
+    check(resource, path)  # raises for an invalid resource, which is never remembered
+    if digest is not None:
+        passed.add(digest)
+
+
 def validate_resource(resource: dict, path: str) -> None:
-    """Parse ``resource`` with its fhir.resources model; raise a 400 naming the bad element."""
+    """Parse ``resource`` with its fhir.resources model; raise a 400 naming the bad element.
+    A resource identical to one validated before passes at the cost of a digest."""
+    _check_once(VALIDATED, _validate_with_model, resource, path)
+
+
+def _validate_with_model(resource: dict, path: str) -> None:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str) or not resource_type:
         raise bad_request(f"{path}.resourceType is required.", f"{path}.resourceType")

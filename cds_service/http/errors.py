@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
+import orjson
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -22,8 +23,8 @@ _JSON_TYPES = ("application/json", "application/fhir+json")
 
 def json_response(payload: dict, status: int = 200) -> Response:
     try:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate the client sent as "\ud800": send it escaped
+        body = orjson.dumps(payload)
+    except orjson.JSONEncodeError:  # a lone surrogate the client sent as "\ud800": send it escaped
         body = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return Response(body, status=status, mimetype="application/json")
 
@@ -33,11 +34,13 @@ def error_response(status: int, message: str, field: str | None = None) -> Respo
 
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise bad_request(f"The JSON body repeats the key '{key[:40]}' in one object.")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # the common case costs one comparison, not a Python loop
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise bad_request(f"The JSON body repeats the key '{key[:40]}' in one object.")
+            seen.add(key)
     return result
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
+
+import orjson
 
 from ..facts import Diagnosis, EncounterFacts
 from ..terminology import ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Terminology, normalize
@@ -10,6 +13,15 @@ from ..terminology import ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Terminology, normaliz
 _CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-category"
 _CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def clone(resource: Any) -> Any:
+    """A deep copy of JSON data (a suggestion's resource must not share parts with the
+    request's); through orjson, many times faster than copy.deepcopy on a Condition."""
+    try:
+        return orjson.loads(orjson.dumps(resource))
+    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate, an integer past 64 bits
+        return copy.deepcopy(resource)
 
 
 def icd_coding(code: str, terminology: Terminology) -> dict:
@@ -23,7 +35,7 @@ def icd_coding(code: str, terminology: Terminology) -> dict:
 def with_icd_code(diagnosis: Diagnosis, old: str, new: str, terminology: Terminology) -> dict:
     """The whole Condition with its ICD-10-CM coding ``old`` replaced by ``new``; other codings
     (SNOMED CT, local codes) are kept as they are."""
-    condition = copy.deepcopy(diagnosis.resource)
+    condition = clone(diagnosis.resource)
     concept = condition.setdefault("code", {})
     codings = concept.setdefault("coding", [])
     replaced = False
@@ -59,10 +71,10 @@ def _subject(facts: EncounterFacts, template: Diagnosis | None) -> dict | None:
     candidates += facts.diagnoses
     for diagnosis in candidates:
         if diagnosis and diagnosis.resource.get("subject"):
-            return copy.deepcopy(diagnosis.resource["subject"])
+            return clone(diagnosis.resource["subject"])
     if facts.encounter and facts.encounter.get("subject"):
-        return copy.deepcopy(facts.encounter["subject"])
+        return clone(facts.encounter["subject"])
     for order in facts.orders:
         if order.resource.get("subject"):
-            return copy.deepcopy(order.resource["subject"])
+            return clone(order.resource["subject"])
     return None

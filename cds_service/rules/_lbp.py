@@ -17,7 +17,6 @@ mechanism is not.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,7 +24,8 @@ from datetime import date
 from ..facts import Code, Diagnosis, EncounterFacts
 from ..terminology import CANONICAL_BASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Terminology, normalize
 from ..terminology.text import Reading
-from ._fhir import icd_coding, new_condition
+from ._fhir import clone, icd_coding, new_condition
+from ._memo import per_request, request_memo
 
 FINDING_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/lbp-documented-finding"
 FINDING_MAP = "LbpDocumentedFindingToIcd10cm"
@@ -114,12 +114,17 @@ class Picture:
 
 
 # -- codes ---------------------------------------------------------------------------------
-def diagnosis_codes(diagnosis: Diagnosis, terminology: Terminology) -> list[tuple[str, str]]:
+def diagnosis_codes(diagnosis: Diagnosis, terminology: Terminology) -> tuple[tuple[str, str], ...]:
     """(system, code) pairs of a diagnosis: its own codings and, for one coded only in SNOMED
     CT, the default ICD-10-CM codes of the SNOMED ConceptMap."""
-    pairs = [(c.system, c.code) for c in diagnosis.codes]
-    if not diagnosis.icd10cm:
-        pairs += [(ICD10CM_SYSTEM, c) for c in terminology.icd10cm_codes(diagnosis.codes)]
+    # kept on the diagnosis (it lives for one request): every rule asks for these
+    memo = diagnosis.__dict__.setdefault("_codes_by_terminology", {})
+    pairs = memo.get(id(terminology))
+    if pairs is None:
+        pairs = tuple((c.system, c.code) for c in diagnosis.codes)
+        if not diagnosis.icd10cm:
+            pairs += tuple((ICD10CM_SYSTEM, c) for c in terminology.icd10cm_codes(diagnosis.codes))
+        memo[id(terminology)] = pairs
     return pairs
 
 
@@ -132,8 +137,8 @@ def codes_in(terminology: Terminology, valueset: str, codes: Iterable[Code]) -> 
 
 
 def in_set(terminology: Terminology, valueset: str, diagnosis: Diagnosis) -> bool:
-    return any(terminology.in_valueset(valueset, s, c)
-               for s, c in diagnosis_codes(diagnosis, terminology))
+    contains = terminology.store.valueset(valueset).contains
+    return any(contains(s, c) for s, c in diagnosis_codes(diagnosis, terminology))
 
 
 def icd_in(terminology: Terminology, valueset: str, diagnosis: Diagnosis) -> list[str]:
@@ -162,9 +167,10 @@ def finding_code(terminology: Terminology, finding: str, day: date) -> str | Non
     return None
 
 
-def encounter_icd(facts: EncounterFacts, terminology: Terminology) -> set[str]:
-    return {c for d in facts.diagnoses for s, c in diagnosis_codes(d, terminology)
-            if s == ICD10CM_SYSTEM}
+@per_request
+def encounter_icd(facts: EncounterFacts, terminology: Terminology) -> frozenset[str]:
+    return frozenset(c for d in facts.diagnoses for s, c in diagnosis_codes(d, terminology)
+                     if s == ICD10CM_SYSTEM)
 
 
 # -- FHIR ----------------------------------------------------------------------------------
@@ -173,7 +179,7 @@ def replace_icd(diagnosis: Diagnosis, old: Iterable[str], new: str,
     """The whole Condition with the ICD-10-CM codings ``old`` replaced by the one code ``new``
     (appended when the Condition had no ICD-10-CM coding, e.g. SNOMED CT only)."""
     old = set(old)
-    condition = copy.deepcopy(diagnosis.resource)
+    condition = clone(diagnosis.resource)
     concept = condition.setdefault("code", {})
     codings, placed = [], False
     for coding in concept.get("coding", []):
@@ -193,7 +199,7 @@ def replace_icd(diagnosis: Diagnosis, old: Iterable[str], new: str,
 def without_icd(diagnosis: Diagnosis, code: str) -> dict | None:
     """The whole Condition without its ICD-10-CM coding ``code``; None when nothing would be
     left of its code."""
-    condition = copy.deepcopy(diagnosis.resource)
+    condition = clone(diagnosis.resource)
     concept = condition.get("code") or {}
     codings = [c for c in concept.get("coding", [])
                if not (c.get("system") in ICD10CM_SYSTEMS
@@ -231,19 +237,15 @@ def _words(code: Code, terminology: Terminology) -> list[str]:
     return [w for w in words if w]
 
 
-def nonspecific_diagnoses(facts: EncounterFacts, terminology: Terminology) -> list[Diagnosis]:
-    return [d for d in facts.diagnoses if in_set(terminology, NONSPECIFIC, d)]
-
-
-def _memo(facts: EncounterFacts) -> dict:
-    """Per-request memo kept on the facts object: several rules read the same Condition, and
-    nothing read from a patient's notes outlives the request."""
-    return facts.__dict__.setdefault("_lbp_memo", {})
+@per_request
+def nonspecific_diagnoses(facts: EncounterFacts, terminology: Terminology
+                          ) -> tuple[Diagnosis, ...]:
+    return tuple(d for d in facts.diagnoses if in_set(terminology, NONSPECIFIC, d))
 
 
 def reading_of(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Terminology) -> Reading:
     """What the diagnosis's texts (notes, code text, evidence, the Encounter's reason) say."""
-    memo = _memo(facts)
+    memo = request_memo(facts)
     key = ("reading", id(diagnosis))
     if key not in memo:
         memo[key] = terminology.text.read(*texts_of(diagnosis, facts))
@@ -251,7 +253,7 @@ def reading_of(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Termino
 
 
 def picture(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Terminology) -> Picture:
-    memo = _memo(facts)
+    memo = request_memo(facts)
     key = ("picture", id(diagnosis))
     if key not in memo:
         memo[key] = _picture(diagnosis, facts, terminology)

@@ -6,7 +6,6 @@ Every list these functions consult is data in ``valuesets/`` (see README, Rules 
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from ..terminology import (
     MapTarget,
     Terminology,
 )
+from ._fhir import clone
+from ._memo import per_request
 
 # Names of the knowledge files (valuesets/*.json) these rules read
 CPT_FACTS = "CptLbpProcedureFacts"
@@ -106,7 +107,7 @@ def with_procedure_code(service: ProcedureFact, old_code: str, system: str, code
                         display: str | None) -> dict:
     """The whole ServiceRequest or Procedure with its CPT/HCPCS coding ``old_code`` replaced;
     other codings (SNOMED CT, local codes) are kept."""
-    resource = copy.deepcopy(service.resource)
+    resource = clone(service.resource)
     concept = resource.setdefault("code", {})
     new = {"system": system, "code": code}
     if display:
@@ -129,6 +130,7 @@ def with_procedure_code(service: ProcedureFact, old_code: str, system: str, code
 
 
 # -- the payer -------------------------------------------------------------------------------------
+@per_request
 def payer_is_medicare(facts: EncounterFacts, terminology: Terminology) -> bool | None:
     """True when a Coverage in force on the date of service is Medicare, False when there are
     Coverages and none is, None when there is no Coverage (payer rules then stay quiet)."""

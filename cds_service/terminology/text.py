@@ -41,6 +41,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cachetools import TTLCache
@@ -77,8 +78,17 @@ class Reading:
 
     mentions: tuple[Mention, ...]
 
-    def of(self, *concepts: str) -> list[Mention]:
-        return [m for m in self.mentions if m.concept in concepts]
+    @cached_property
+    def _by_concept(self) -> dict[str, tuple[Mention, ...]]:
+        index: dict[str, list[Mention]] = {}
+        for mention in self.mentions:
+            index.setdefault(mention.concept, []).append(mention)
+        return {concept: tuple(found) for concept, found in index.items()}
+
+    def of(self, *concepts: str) -> tuple[Mention, ...]:
+        if len(concepts) == 1:
+            return self._by_concept.get(concepts[0], ())
+        return tuple(m for m in self.mentions if m.concept in concepts)
 
     def status(self, *concepts: str) -> str | None:
         """present if any mention is affirmed; else the strongest other status; else None."""
@@ -108,7 +118,11 @@ class Reading:
         return any(m.status == "present" and m.sentence in wanted for m in self.of(*concepts))
 
     def __add__(self, other: Reading) -> Reading:
-        offset = 1 + max((m.sentence for m in self.mentions), default=-1)
+        if not other.mentions:
+            return self
+        if not self.mentions:
+            return other
+        offset = 1 + max(m.sentence for m in self.mentions)
         shifted = tuple(
             Mention(m.concept, m.status, m.side, m.sentence + offset, m.start, m.end, m.text)
             for m in other.mentions

@@ -29,6 +29,7 @@ _PREFIX_HIERARCHIES = frozenset({ICD10CM_SYSTEM, SOPT_SYSTEM})
 _HISTORY_URL = f"{CANONICAL_BASE}/CodeSystem/icd10cm-billable-periods"
 
 
+_MEMO_LIMIT = 50_000  # membership answers kept per ValueSet (a few MiB at most)
 _PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
 
 
@@ -47,10 +48,22 @@ class ValueSetIndex:
     excluded: dict[str, frozenset[str]] = field(default_factory=dict)
     included_sets: tuple[ValueSetIndex, ...] = ()
     excluded_sets: tuple[ValueSetIndex, ...] = ()
+    # (system, code) -> member? Prefix and regex filters make a first lookup a scan; the answer
+    # never changes, so later lookups are O(1). Bounded: codes a client sends are unbounded.
+    _memo: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False, compare=False)
 
     def contains(self, system: str | None, code: str | None) -> bool:
         if not system or not code:
             return False
+        key = (system, code)
+        member = self._memo.get(key)
+        if member is None:
+            member = self._contains(system, code)
+            if len(self._memo) < _MEMO_LIMIT:
+                self._memo[key] = member
+        return member
+
+    def _contains(self, system: str, code: str) -> bool:
         if system == ICD10CM_SYSTEM:
             code = normalize(code)
         if code in self.excluded.get(system, ()) or any(
