@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -436,3 +438,55 @@ def test_a_token_is_remembered_once_until_it_expires(database):
     assert database.scalar("SELECT count(*) FROM cds_seen_tokens") == 3
     store.close()
 
+
+
+# -- SQLite: the per-call writes and their checkpoints -----------------------------------------
+
+
+def _in_main_file(database, card) -> bool:
+    """Whether the card's row has reached the database file itself (checkpointed from the WAL)."""
+    return card["uuid"].encode() in database.sqlite_path.read_bytes()
+
+
+def test_a_hook_calls_write_never_checkpoints_the_wal_itself(databases, monkeypatch):
+    from cds_service.store import sqlite_hot
+
+    monkeypatch.setattr(sqlite_hot, "CHECKPOINT_SECONDS", 3600)  # the background thread waits
+    database = databases.sqlite()
+    store = SqlFeedbackStore(database.url)
+    store.prepare()
+    cards = [make_card() for _ in range(400)]  # far past SQLite's 1000-page autocheckpoint
+    for card in cards:
+        issue(store, card)
+    assert not any(_in_main_file(database, card) for card in cards)
+    assert database.scalar("SELECT count(*) FROM cds_cards") == 400  # committed, in the WAL
+    store.close()
+
+
+def test_the_wal_is_checkpointed_beside_the_requests(databases, monkeypatch):
+    from cds_service.store import sqlite_hot
+
+    monkeypatch.setattr(sqlite_hot, "CHECKPOINT_SECONDS", 0.05)
+    monkeypatch.setattr(sqlite_hot, "WAL_RESTART_PAGES", 8)
+    database = databases.sqlite()
+    store = SqlFeedbackStore(database.url)
+    store.prepare()
+    cards = [make_card() for _ in range(200)]
+    for card in cards:
+        issue(store, card)
+    deadline = time.monotonic() + 10
+    while not all(_in_main_file(database, c) for c in (cards[0], cards[-1])):
+        assert time.monotonic() < deadline, "the background checkpoint did not run"
+        time.sleep(0.05)
+    # under a steady load a PASSIVE checkpoint rarely finds the WAL idle, so the WAL would only
+    # grow; it is started over once it passes WAL_RESTART_PAGES
+    written, started = 0, time.monotonic()
+    while time.monotonic() - started < 2:
+        issue(store, make_card(suggestions=5))  # 3 pages or more each
+        written += 1
+    assert written > 300
+    with sqlite3.connect(database.sqlite_path) as connection:
+        _busy, frames_since_restart, _ = connection.execute(
+            "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames_since_restart < written, (written, frames_since_restart)
+    store.close()

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
 import threading
 import weakref
 from collections import defaultdict
@@ -42,6 +41,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from ..errors import CdsError, bad_request
 from ..feedback import FeedbackItem
 from . import schema
+from .sqlite_hot import SqliteHotPath
 
 log = logging.getLogger("cds_service.store")
 
@@ -204,7 +204,7 @@ class SqlFeedbackStore:
         self._engine_pid: int | None = None
         self._lock = threading.RLock()
         self._prepared = False
-        self._card_writer: _SqliteCardWriter | None = None
+        self._hot_path: SqliteHotPath | None = None
         _STORES.add(self)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -285,9 +285,8 @@ class SqlFeedbackStore:
             self._engine.dispose(close=False)
         self._engine = None
         self._engine_pid = None
-        if self._card_writer is not None:
-            self._card_writer.abandon()
-            self._card_writer = None
+        if self._hot_path is not None:
+            self._hot_path.abandon()
 
     def _dispose(self) -> None:
         if self._engine is not None and self._engine_pid == os.getpid():
@@ -298,9 +297,9 @@ class SqlFeedbackStore:
     def close(self) -> None:
         with self._lock:
             self._dispose()
-            if self._card_writer is not None:
-                self._card_writer.close()
-                self._card_writer = None
+            if self._hot_path is not None:
+                self._hot_path.close()
+                self._hot_path = None
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
@@ -356,7 +355,7 @@ class SqlFeedbackStore:
                 {"card_uuid": card["uuid"], "suggestion_uuid": s["uuid"]}
                 for s in card.get("suggestions", []) if "uuid" in s)
         if self.dialect == "sqlite":
-            self._sqlite_card_writer().write(card_rows, suggestion_rows)
+            self._sqlite_hot_path().record_cards(card_rows, suggestion_rows)
             return
         with self.transaction() as connection:
             connection.execute(self._insert_ignoring(schema.cards, ["card_uuid"]), card_rows)
@@ -365,18 +364,22 @@ class SqlFeedbackStore:
                     self._insert_ignoring(schema.card_suggestions,
                                           ["card_uuid", "suggestion_uuid"]), suggestion_rows)
 
-    def _sqlite_card_writer(self) -> _SqliteCardWriter:
+    def _sqlite_hot_path(self) -> SqliteHotPath:
         with self._lock:
-            if self._card_writer is None:
+            if self._hot_path is None:
                 assert self.sqlite_path is not None
-                self._card_writer = _SqliteCardWriter(self.sqlite_path)
-            return self._card_writer
+                self._hot_path = SqliteHotPath(
+                    self.sqlite_path, lambda connection: _sqlite_on_connect(connection, None),
+                    _unavailable)
+            return self._hot_path
 
     def remember_token(self, token_key: str, expires_at: datetime) -> bool:
         """Record a client token's key until it expires; False if it was recorded already (a
         replay, whichever worker or replica saw it first). Expired keys are swept here."""
         self._ensure_prepared_or_503()
         now = datetime.now(UTC)
+        if self.dialect == "sqlite":
+            return self._sqlite_hot_path().remember_token(token_key, expires_at, now)
         with self.transaction() as connection:
             connection.execute(delete(schema.seen_tokens).where(
                 schema.seen_tokens.c.expires_at < now))
@@ -459,89 +462,6 @@ class SqlFeedbackStore:
 
         with self.transaction(write=False) as connection:
             return query_rule_stats(connection, since, top_reasons)
-
-
-class _SqliteCardWriter:
-    """The cards of every hook call, written to SQLite on one connection this process keeps.
-
-    This is the store's hottest write (once per hook call). Through the SQLAlchemy pool it cost
-    about 0.5 ms a call, most of it the pool's checkout and reset and the Core statement
-    machinery; the same two ``INSERT ... ON CONFLICT DO NOTHING`` in one ``BEGIN IMMEDIATE``
-    transaction on a kept sqlite3 connection cost about 0.2 ms. The guarantee is unchanged: the
-    rows are committed before the call is answered, or the call is answered 503 and nothing of
-    it is stored. The connection is opened in the process that writes (never before a fork).
-    """
-
-    _CARDS = (f"INSERT INTO {schema.cards.name} (card_uuid, service_id, hook, hook_instance, "
-              "rule_id, indicator, patient_hash, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-              "ON CONFLICT (card_uuid) DO NOTHING")
-    _SUGGESTIONS = (f"INSERT INTO {schema.card_suggestions.name} (card_uuid, suggestion_uuid) "
-                    "VALUES (?, ?) ON CONFLICT (card_uuid, suggestion_uuid) DO NOTHING")
-    # a forked child must not close (or use) its parent's connection: it is kept referenced
-    _abandoned: list[sqlite3.Connection] = []
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.pid = os.getpid()
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-
-    def write(self, card_rows: list[dict], suggestion_rows: list[dict]) -> None:
-        cards = [(r["card_uuid"], r["service_id"], r["hook"], r["hook_instance"], r["rule_id"],
-                  r["indicator"], r["patient_hash"], _sqlite_datetime(r["issued_at"]))
-                 for r in card_rows]
-        suggestions = [(r["card_uuid"], r["suggestion_uuid"]) for r in suggestion_rows]
-        with self._lock:
-            try:
-                connection = self._connect()
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    connection.executemany(self._CARDS, cards)
-                    if suggestions:
-                        connection.executemany(self._SUGGESTIONS, suggestions)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                log.error("feedback store error", extra={"error_type": type(exc).__name__})
-                self._close_connection()  # a fresh one next time
-                raise _unavailable() from None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                         check_same_thread=False)
-            try:
-                _sqlite_on_connect(connection, None)
-            except sqlite3.Error:
-                connection.close()
-                raise
-            self._connection = connection
-        return self._connection
-
-    def _close_connection(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._connection.close()
-            self._connection = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_connection()
-
-    def abandon(self) -> None:
-        """In a forked child: forget the parent's connection without touching it."""
-        if self._connection is not None:
-            self._abandoned.append(self._connection)
-            self._connection = None
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    """An aware datetime as SQLAlchemy's SQLite DateTime stores it (naive UTC text), so that
-    the rows read back alike whichever path wrote them."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _unavailable() -> CdsError:
