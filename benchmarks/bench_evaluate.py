@@ -40,20 +40,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     pipeline = create_app().extensions["cds"].pipeline
-    print(f"{'resources':>9} {'notes':>6} {'bytes':>8} {'orjson floor':>13} {'evaluate':>10} "
+    print(f"{'resources':>9} {'calls':>7} {'bytes':>8} {'orjson floor':>13} {'evaluate':>10} "
           f"{'ratio':>7}")
     for size in (10, 200):
         # "repeat": the same request again, as when several orders are signed in one visit
-        # (its note was read before); "fresh": a note never seen, read from scratch each time.
-        for notes in ("repeat", "fresh"):
-            variant = (lambda i, s=size: s * 100_000 + i) if notes == "fresh" else (lambda i: 0)
-            payloads = [request_bytes(size, note_variant=variant(i))
-                        for i in range(args.repeat + max(3, args.repeat // 10))]
+        # (its note was read before); "fresh": a note never seen, read from scratch each time;
+        # "patient": another patient each time (every resource, note and id new), so that
+        # nothing remembered from an earlier call helps.
+        for calls in ("repeat", "fresh", "patient"):
+            count = args.repeat + max(3, args.repeat // 10)
+            if calls == "repeat":
+                payloads = [request_bytes(size)] * count
+            elif calls == "fresh":
+                payloads = [request_bytes(size, note_variant=size * 100_000 + i)
+                            for i in range(count)]
+            else:
+                payloads = [request_bytes(size, patient_number=size * 100_000 + i)
+                            for i in range(count)]
             floor = median_seconds(cycle(lambda p: orjson.loads(p), payloads), args.repeat)
             full = median_seconds(
                 cycle(lambda p: pipeline.evaluate(SERVICE, parse_json_bytes(p)), payloads),
                 args.repeat)
-            print(f"{size:>9} {notes:>6} {len(payloads[0]):>8} {floor * 1e3:>10.3f} ms "
+            print(f"{size:>9} {calls:>7} {len(payloads[0]):>8} {floor * 1e3:>10.3f} ms "
                   f"{full * 1e3:>7.3f} ms {full / floor:>6.1f}x")
 
 

@@ -174,6 +174,7 @@ class TextReader:
                     raise TextTriggerError(f"{path.name}: groups.{name} must be a list of terms")
                 self.groups[name] = terms
         self.gap_words = 8
+        self._compiled: list[_Prefiltered] = []
         context_docs = [(p, d) for p, d in documents if "context" in d]
         if len(context_docs) != 1:
             raise TextTriggerError(f"{directory}: exactly one trigger file needs 'context'")
@@ -185,11 +186,18 @@ class TextReader:
                     raise TextTriggerError(f"{path.name}: concepts.{concept_id} is defined twice")
                 self.concepts.append(self._concept(path, concept_id, spec))
         self.concept_ids = frozenset(c.id for c in self.concepts)
+        self._anchors_index = _AnchorIndex(self._compiled)
         self._cache: TTLCache = TTLCache(maxsize=2048, ttl=300)
         self._cache_lock = threading.Lock()
 
     # -- compiling -----------------------------------------------------------------------
     def _compile(self, terms: list[str], where: str) -> _Prefiltered | None:
+        compiled = self._compile_terms(terms, where)
+        if compiled is not None:
+            self._compiled.append(compiled)  # for the anchor index
+        return compiled
+
+    def _compile_terms(self, terms: list[str], where: str) -> _Prefiltered | None:
         if not terms:
             return None
         try:
@@ -329,7 +337,7 @@ class TextReader:
     def _read_uncached(self, text: str) -> Reading:
         mentions: list[Mention] = []
         for index, sentence in enumerate(s for s in _SENTENCE_BREAK.split(text) if s.strip()):
-            mentions.extend(self._read_sentence(index, _Sentence.of(sentence)))
+            mentions.extend(self._read_sentence(index, self._anchors_index.sentence(sentence)))
         return Reading(tuple(mentions))
 
     def _read_sentence(self, index: int, sentence: str) -> list[Mention]:
@@ -437,23 +445,51 @@ class TextReader:
 
 
 class _Sentence(str):
-    """A sentence with, when it is ASCII, its lower-case text and the positions where its words
-    begin: every pattern's anchors are then looked up at those positions (``str.startswith``)
-    instead of searched for with a regex, once per pattern. (For ASCII text, lower-casing is
+    """A sentence with, for each pattern, the positions where one of its anchors begins (when
+    the sentence is ASCII; None otherwise): see _AnchorIndex."""
+
+    anchored: dict[_Prefiltered, list[int]] | None
+
+
+class _AnchorIndex:
+    """Every ASCII anchor of every pattern (``_Prefiltered.ascii_anchors``), to find in one pass
+    over a sentence's word starts where each pattern can match: a few dict lookups per word,
+    instead of a search (or a scan of the word starts) per pattern. Most patterns have no
+    anchor in a given sentence and are then not tried at all. (For ASCII text, lower-casing is
     exactly the case-insensitive match of the patterns.)"""
 
-    ascii_lower: str | None
-    word_starts: list[int]
+    def __init__(self, patterns: list[_Prefiltered]):
+        # anchors made of word characters only ("radiat", "l5") are looked up by the prefixes
+        # of each word; the few with others ("x-ray", "l5-s1") are tried at each word start
+        self._by_prefix: dict[str, list[_Prefiltered]] = {}
+        self._spanning: dict[str, list[_Prefiltered]] = {}
+        for pattern in patterns:
+            for anchor in pattern.ascii_anchors or ():
+                table = self._by_prefix if _WORD.fullmatch(anchor) else self._spanning
+                table.setdefault(anchor, []).append(pattern)
+        self._longest = max(map(len, self._by_prefix), default=0)
+        self._spanning_anchors = tuple(self._spanning)
 
-    @classmethod
-    def of(cls, text: str) -> _Sentence:
-        sentence = cls(text)
-        if text.isascii():
-            sentence.ascii_lower = text.lower()
-            sentence.word_starts = [m.start() for m in _WORD.finditer(text)]
-        else:
-            sentence.ascii_lower = None
-            sentence.word_starts = []
+    def sentence(self, text: str) -> _Sentence:
+        sentence = _Sentence(text)
+        if not text.isascii():
+            sentence.anchored = None
+            return sentence
+        lower = text.lower()
+        anchored: dict[_Prefiltered, list[int]] = {}
+        by_prefix, spanning = self._by_prefix.get, self._spanning_anchors
+        for word in _WORD.finditer(lower):
+            start, end = word.span()
+            found = [pattern for stop in range(start + 1, min(end, start + self._longest) + 1)
+                     for pattern in by_prefix(lower[start:stop], ())]
+            if spanning and lower.startswith(spanning, start):
+                found += [pattern for anchor in spanning if lower.startswith(anchor, start)
+                          for pattern in self._spanning[anchor]]
+            for pattern in found:
+                positions = anchored.setdefault(pattern, [])
+                if not positions or positions[-1] != start:
+                    positions.append(start)
+        sentence.anchored = anchored
         return sentence
 
 
@@ -485,14 +521,16 @@ class _Prefiltered:
     def finditer(self, text: str) -> Iterator[re.Match]:
         if self.starts is None:
             return self.pattern.finditer(text)
+        anchored = getattr(text, "anchored", None)
+        if (anchored is not None and self.unanchored is None and self.ascii_anchors is not None
+                and self not in anchored):
+            return iter(())  # no anchor of this pattern in the sentence: nothing to try
         return self._at_starts(text)
 
     def _at_starts(self, text: str) -> Iterator[re.Match]:
-        ascii_lower = getattr(text, "ascii_lower", None)
-        if ascii_lower is not None and self.ascii_anchors is not None:
-            # an ASCII sentence read before (_Sentence): look the anchors up at its word starts
-            anchors = self.ascii_anchors
-            candidates = [p for p in text.word_starts if ascii_lower.startswith(anchors, p)]
+        anchored = getattr(text, "anchored", None)
+        if anchored is not None and self.ascii_anchors is not None:
+            candidates = anchored.get(self, [])  # an ASCII sentence, indexed (_AnchorIndex)
         else:
             candidates = _starts(self.starts, text)
         if self.unanchored is not None:
