@@ -258,6 +258,27 @@ def test_duplicate_keys_are_400(server, where):
     outcome(post_raw(server, data), 400, "repeats the key")
 
 
+# -- numbers JSON does not have ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number, fragment", [
+    ("NaN", "NaN is not a JSON number"), ("Infinity", "Infinity is not a JSON number"),
+    ("-Infinity", "-Infinity is not a JSON number"), ("1e400", "too large"),
+    ("-2.5e308", "too large"),
+], ids=["nan", "infinity", "minus-infinity", "overflow", "negative-overflow"])
+def test_numbers_that_json_does_not_have_are_400(server, number, fragment):
+    """RFC 8259 has no NaN or Infinity, and a number beyond a double would be read as one."""
+    text = json.dumps(discharge())
+    data = text.replace('"hook": ', f'"extension": {number}, "hook": ', 1).encode()
+    outcome(post_raw(server, data), 400, fragment)
+
+
+def test_ordinary_decimals_pass(server):
+    body = discharge()
+    body["prefetch"]["encounter"]["length"] = {"value": 1.5e-3, "unit": "h"}
+    assert post(server, body).status_code == 200
+
+
 # -- a 50 MB body ---------------------------------------------------------------------------
 
 REQUEST_LINE = f"POST /cds-services/{DISCHARGE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"

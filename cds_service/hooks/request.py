@@ -373,10 +373,6 @@ class _ValidatedDigests:
             if len(self._digests) > self.capacity:
                 self._digests.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._digests.clear()
-
 
 VALIDATED = _ValidatedDigests()  # passed validation with the fhir.resources model
 SHAPE_CHECKED = _ValidatedDigests()  # passed check_read_elements

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 import orjson
 from flask import Flask, Response, request
@@ -44,6 +45,18 @@ def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
     return result
 
 
+def _reject_constant(name: str) -> float:
+    raise bad_request(f"The request body is not valid JSON: {name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise bad_request("The request body holds a number too large for a JSON number "
+                          "(a double).")
+    return value
+
+
 def read_json_body() -> object:
     """The request body as JSON: UTF-8, no duplicate keys, within the configured size."""
     content_type = (request.mimetype or "").lower()
@@ -62,7 +75,8 @@ def read_json_body() -> object:
 
 
 def parse_json_bytes(raw: bytes) -> object:
-    """Strict JSON: UTF-8, no duplicate keys, bounded nesting; a 400 naming the problem."""
+    """Strict JSON (RFC 8259): UTF-8, no duplicate keys, no NaN or Infinity, no number beyond a
+    double, bounded nesting; a 400 naming the problem."""
     if not raw:
         raise bad_request("The request body is empty; a JSON object is required.")
     try:
@@ -70,7 +84,8 @@ def parse_json_bytes(raw: bytes) -> object:
     except UnicodeDecodeError:
         raise bad_request("The request body is not valid UTF-8.") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates)
+        return json.loads(text, object_pairs_hook=_reject_duplicates,
+                          parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise bad_request("The JSON body is nested too deeply.") from None
     except ValueError as exc:  # JSONDecodeError; a non-finite number
