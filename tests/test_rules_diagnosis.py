@@ -550,6 +550,25 @@ def test_documentation_missing_counts_denied_symptoms_as_documented():
     assert cards_of(request(condition(note=note)), "documentation-missing") == []
 
 
+@pytest.mark.parametrize("said", [
+    "No radiation.", "Pain stays in the low back without radiation.",
+    "Pain radiates to the left buttock.", "Denies sciatica.",
+])
+def test_documentation_missing_counts_radiating_pain_as_an_associated_symptom(said):
+    """coding-facts.md §6b: numbness, tingling, weakness and radiating pain are the symptoms."""
+    note = [said, *[t for e, t in PARTS.items() if e != "associated_symptoms"]]
+    assert cards_of(request(condition(note=note)), "documentation-missing") == []
+
+
+@pytest.mark.parametrize("said", [
+    "Exam deferred.", "Physical exam not performed today.", "Exam: declined by patient.",
+])
+def test_documentation_missing_does_not_count_an_exam_not_done(said):
+    note = [said, *[t for e, t in PARTS.items() if e != "exam"]]
+    card = only(request(condition(note=note, evidence_detail=False)), "documentation-missing")
+    assert card["summary"] == "M54.50 lacks support: document exam"
+
+
 def test_documentation_missing_for_a_snomed_only_diagnosis():
     card = only(request(condition(icd=None, snomed="279039007", documented=False)),
                 "documentation-missing")

@@ -6,10 +6,11 @@ The elements and where they are looked for:
   names the region, the element asks for the structured site);
 - onset or duration: ``Condition.onset[x]``, or an onset or duration phrase in the text;
 - character or severity: ``Condition.severity``, or a character or severity word in the text;
-- associated symptoms: numbness, tingling or weakness stated as present or denied in the text
-  or the evidence;
+- associated symptoms: numbness, tingling, weakness or radiating pain (sciatica, pain radiating
+  to the leg, "no radiation") stated as present or denied in the text or the evidence: the four
+  symptoms coding-facts.md §6b lists for ``Condition.evidence.code``;
 - exam findings: ``Condition.evidence.detail`` (an Observation such as the straight leg raise),
-  or exam findings in the note;
+  or exam findings in the note ("exam deferred" or "not performed" is not one);
 - assessment: an assessment or impression in the note.
 The text is the Condition's notes, code text and evidence, and the Encounter's reason.
 
@@ -30,6 +31,8 @@ HOOKS = ("order-sign", "encounter-discharge")
 
 ELEMENTS = ("location", "onset", "character_severity", "associated_symptoms", "exam",
             "assessment")
+ASSOCIATED_SYMPTOMS = ("numbness", "tingling", "weakness", "radiating_leg_pain", "radiation_any",
+                       "sciatica")
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
@@ -41,7 +44,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "onset": diagnosis.has_onset or reading.documented("onset_duration"),
             "character_severity": diagnosis.has_severity
             or reading.documented("character", "severity"),
-            "associated_symptoms": reading.documented("numbness", "tingling", "weakness"),
+            "associated_symptoms": reading.documented(*ASSOCIATED_SYMPTOMS),
             "exam": bool(diagnosis.evidence_details)
             or reading.documented("exam", "straight_leg_raise"),
             "assessment": reading.documented("assessment"),
