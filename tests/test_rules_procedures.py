@@ -93,6 +93,25 @@ def test_cardiac_rehab_or_debridement_performed_for_back_pain_only(pipeline, cod
     assert "suggestions" not in card  # a performed procedure cannot be taken back
 
 
+@pytest.mark.parametrize("code, system", [
+    ("G0422", HCPCS_SYSTEM), ("G0423", HCPCS_SYSTEM), ("97602", CPT_SYSTEM),
+    ("97605", CPT_SYSTEM), ("97606", CPT_SYSTEM), ("97610", CPT_SYSTEM), ("11042", CPT_SYSTEM),
+    ("11043", CPT_SYSTEM), ("11044", CPT_SYSTEM), ("11045", CPT_SYSTEM), ("11046", CPT_SYSTEM),
+    ("11047", CPT_SYSTEM),
+])
+def test_other_cardiac_rehab_and_wound_care_orders_for_back_pain_only(pipeline, code, system):
+    body = order_sign([service_request("sr1", code, system)], [LBP], [commercial()])
+    [card] = cards_of(pipeline, body, "procedure-unsupported")
+    assert code in card["summary"]
+    assert "(" in card["summary"]  # named in our own words, not by the code alone
+    [action] = actions(card)
+    assert action["type"] == "delete" and action["resourceId"] == ["ServiceRequest/sr1"]
+    # a wound on the same visit may well need it: quiet
+    wound = order_sign([service_request("sr1", code, system)],
+                       [LBP, condition("c2", "L89.154")], [commercial()])
+    assert cards_of(pipeline, wound, "procedure-unsupported") == []
+
+
 def test_snomed_only_back_pain_is_judged_through_its_default_icd_code(pipeline):
     body = order_sign([service_request("sr1", "93797")],
                       [condition("c1", snomed="279039007")])
