@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from cds_service.errors import CdsError
 from cds_service.feedback import parse_feedback
@@ -490,3 +491,35 @@ def test_the_wal_is_checkpointed_beside_the_requests(databases, monkeypatch):
             "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert frames_since_restart < written, (written, frames_since_restart)
     store.close()
+
+
+# -- PostgreSQL: the per-call writes on a kept connection --------------------------------------
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_without_losing_the_call(databases):
+    database = databases.postgresql()
+    store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
+    store.prepare()
+    first, second = make_card(), make_card()
+    issue(store, first)
+    backend = store._hot_path._connection.info.backend_pid
+    # what a server restart or an idle timeout does to a kept connection
+    database.scalar("SELECT pg_terminate_backend(:pid)", pid=backend)
+    issue(store, second)  # no 503: the dead connection is found out and replaced
+    assert store._hot_path._connection.info.backend_pid != backend
+    assert database.scalar("SELECT count(*) FROM cds_cards") == 2
+    assert send(store, item(first), item(second)) == 2
+    store.close()
+
+
+def test_an_unreachable_postgresql_is_a_503_for_the_call(databases):
+    from cds_service.store.postgres_hot import PostgresHotPath
+    from cds_service.store.sql import _unavailable
+
+    unreachable = PostgresHotPath(make_url("postgresql+psycopg://cds@127.0.0.1:1/none"),
+                                  _unavailable)
+    with pytest.raises(CdsError) as refused:
+        unreachable.record_cards([], [])
+    assert refused.value.status == 503
+    with pytest.raises(CdsError):
+        unreachable.remember_token("a" * 64, datetime.now(UTC), datetime.now(UTC))

@@ -31,9 +31,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, event, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -42,6 +42,9 @@ from ..errors import CdsError, bad_request
 from ..feedback import FeedbackItem
 from . import schema
 from .sqlite_hot import SqliteHotPath
+
+if TYPE_CHECKING:
+    from .postgres_hot import PostgresHotPath
 
 log = logging.getLogger("cds_service.store")
 
@@ -204,7 +207,7 @@ class SqlFeedbackStore:
         self._engine_pid: int | None = None
         self._lock = threading.RLock()
         self._prepared = False
-        self._hot_path: SqliteHotPath | None = None
+        self._hot_path: SqliteHotPath | PostgresHotPath | None = None
         _STORES.add(self)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -354,41 +357,29 @@ class SqlFeedbackStore:
             suggestion_rows.extend(
                 {"card_uuid": card["uuid"], "suggestion_uuid": s["uuid"]}
                 for s in card.get("suggestions", []) if "uuid" in s)
-        if self.dialect == "sqlite":
-            self._sqlite_hot_path().record_cards(card_rows, suggestion_rows)
-            return
-        with self.transaction() as connection:
-            connection.execute(self._insert_ignoring(schema.cards, ["card_uuid"]), card_rows)
-            if suggestion_rows:
-                connection.execute(
-                    self._insert_ignoring(schema.card_suggestions,
-                                          ["card_uuid", "suggestion_uuid"]), suggestion_rows)
+        self._per_call_writes().record_cards(card_rows, suggestion_rows)
 
-    def _sqlite_hot_path(self) -> SqliteHotPath:
+    def _per_call_writes(self) -> SqliteHotPath | PostgresHotPath:
+        """The writes of every hook call go through a connection each process keeps (see
+        sqlite_hot.py and postgres_hot.py for why and what they promise)."""
         with self._lock:
             if self._hot_path is None:
-                assert self.sqlite_path is not None
-                self._hot_path = SqliteHotPath(
-                    self.sqlite_path, lambda connection: _sqlite_on_connect(connection, None),
-                    _unavailable)
+                if self.dialect == "sqlite":
+                    assert self.sqlite_path is not None
+                    self._hot_path = SqliteHotPath(
+                        self.sqlite_path, lambda connection: _sqlite_on_connect(connection, None),
+                        _unavailable)
+                else:
+                    from .postgres_hot import PostgresHotPath  # psycopg: only when used
+
+                    self._hot_path = PostgresHotPath(self.url, _unavailable)
             return self._hot_path
 
     def remember_token(self, token_key: str, expires_at: datetime) -> bool:
         """Record a client token's key until it expires; False if it was recorded already (a
         replay, whichever worker or replica saw it first). Expired keys are swept here."""
         self._ensure_prepared_or_503()
-        now = datetime.now(UTC)
-        if self.dialect == "sqlite":
-            return self._sqlite_hot_path().remember_token(token_key, expires_at, now)
-        with self.transaction() as connection:
-            connection.execute(delete(schema.seen_tokens).where(
-                schema.seen_tokens.c.expires_at < now))
-            # RETURNING names the row only if it was inserted: a count both drivers report
-            inserted = connection.execute(
-                self._insert_ignoring(schema.seen_tokens, ["token_key"]).returning(
-                    schema.seen_tokens.c.token_key),
-                {"token_key": token_key, "expires_at": expires_at}).all()
-            return len(inserted) == 1
+        return self._per_call_writes().remember_token(token_key, expires_at, datetime.now(UTC))
 
     def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
         """Store every item or none (400 naming the first bad one); return how many were new."""

@@ -28,21 +28,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import schema
+from .per_call import card_parameters, statements, suggestion_parameters
 
 log = logging.getLogger("cds_service.store")
 
 CHECKPOINT_SECONDS = 0.25
 WAL_RESTART_PAGES = 4096  # 16 MiB of 4 KiB pages
 
-_CARDS = (f"INSERT INTO {schema.cards.name} (card_uuid, service_id, hook, hook_instance, "
-          "rule_id, indicator, patient_hash, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (card_uuid) DO NOTHING")
-_SUGGESTIONS = (f"INSERT INTO {schema.card_suggestions.name} (card_uuid, suggestion_uuid) "
-                "VALUES (?, ?) ON CONFLICT (card_uuid, suggestion_uuid) DO NOTHING")
-_SWEEP_TOKENS = f"DELETE FROM {schema.seen_tokens.name} WHERE expires_at < ?"
-_REMEMBER_TOKEN = (f"INSERT INTO {schema.seen_tokens.name} (token_key, expires_at) VALUES (?, ?) "
-                   "ON CONFLICT (token_key) DO NOTHING RETURNING token_key")
+_SQL = statements("?")
 
 # a forked child must neither use nor close its parent's connections: they are kept referenced
 _ABANDONED: list[sqlite3.Connection] = []
@@ -63,20 +56,18 @@ class SqliteHotPath:
         self._checkpointer: _Checkpointer | None = None
 
     def record_cards(self, card_rows: list[dict], suggestion_rows: list[dict]) -> None:
-        cards = [(r["card_uuid"], r["service_id"], r["hook"], r["hook_instance"], r["rule_id"],
-                  r["indicator"], r["patient_hash"], sqlite_datetime(r["issued_at"]))
-                 for r in card_rows]
-        suggestions = [(r["card_uuid"], r["suggestion_uuid"]) for r in suggestion_rows]
+        cards = card_parameters(card_rows, sqlite_datetime)
+        suggestions = suggestion_parameters(suggestion_rows)
         with self._transaction() as connection:
-            connection.executemany(_CARDS, cards)
+            connection.executemany(_SQL.cards, cards)
             if suggestions:
-                connection.executemany(_SUGGESTIONS, suggestions)
+                connection.executemany(_SQL.suggestions, suggestions)
 
     def remember_token(self, token_key: str, expires_at: datetime, now: datetime) -> bool:
         with self._transaction() as connection:
-            connection.execute(_SWEEP_TOKENS, (sqlite_datetime(now),))
+            connection.execute(_SQL.sweep_tokens, (sqlite_datetime(now),))
             inserted = connection.execute(
-                _REMEMBER_TOKEN, (token_key, sqlite_datetime(expires_at))).fetchall()
+                _SQL.remember_token, (token_key, sqlite_datetime(expires_at))).fetchall()
         return len(inserted) == 1
 
     @contextlib.contextmanager
