@@ -17,7 +17,7 @@ mechanism is not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -260,6 +260,26 @@ def picture(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Terminolog
     return memo[key]
 
 
+def owned_pictures(facts: EncounterFacts, terminology: Terminology, owner: str | None
+                   ) -> Iterator[Picture]:
+    """The pictures of the nonspecific diagnoses that the rule of ``owner`` speaks for."""
+    for diagnosis in nonspecific_diagnoses(facts, terminology):
+        seen = picture(diagnosis, facts, terminology)
+        if seen.owner == owner:
+            yield seen
+
+
+def offered_params(seen: Picture, suggestions: list) -> dict:
+    """The card parameters every specificity rule shares: the code replaced, the date of
+    service, and the codes offered, the first one first."""
+    return {
+        "code": seen.old_codes[0] if seen.old_codes else "",
+        "date": seen.diagnosis.date_of_service.isoformat(),
+        "first": suggestions[0].params["new"],
+        "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
+    }
+
+
 def _picture(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Terminology) -> Picture:
     reading = reading_of(diagnosis, facts, terminology)
     others = [d for d in facts.diagnoses if d is not diagnosis]
@@ -272,76 +292,79 @@ def _picture(diagnosis: Diagnosis, facts: EncounterFacts, terminology: Terminolo
     return Picture(diagnosis, old, reading, radicular, disc, injury)
 
 
+@dataclass(frozen=True)
+class _Family:
+    """Where a family of more specific diagnoses shows in the record (ValueSet names)."""
+
+    text_kinds: tuple[tuple[str, str], ...]  # (concept of the free text, kind found)
+    code_kinds: tuple[tuple[str, str], ...]  # (ValueSet of an evidence code, kind), first wins
+    merged: tuple[str, str]  # (ValueSet of codes merged into ours, on our Condition or another)
+    specified: str  # ValueSet of codes that already say it: nothing to suggest
+    merged_code_text: bool  # a merged Condition's code text also tells the side or region
+
+
+_RADICULAR = _Family(
+    text_kinds=(("sciatica", "sciatica"), ("radiating_leg_pain", "radiating"),
+                ("radiculopathy", "radiculopathy")),
+    code_kinds=((SCIATICA, "sciatica"), (RADICULOPATHY, "radiculopathy")),
+    merged=(SCIATICA, "sciatica"), specified=RADICULAR_SPECIFIED, merged_code_text=True)
+_DISC = _Family(
+    text_kinds=(("disc_displacement", "displacement"), ("disc_degeneration", "degeneration")),
+    code_kinds=((DISC_DISPLACEMENT, "displacement"), (DISC_DEGENERATION, "degeneration")),
+    merged=(DISC_NO_PATTERN, "degeneration"), specified=DISC_SPECIFIED, merged_code_text=False)
+
+
+def _gather(found: Radicular | Disc, family: _Family, diagnosis, others, evidence,
+            reading: Reading, terminology) -> list[str]:
+    """Fill ``found`` from the text, the evidence codes, our own codes and the other
+    Conditions; return the words of the codes it was found in (for the side and region)."""
+    texts: list[str] = []
+    for concept, kind in family.text_kinds:
+        if reading.present(concept):
+            found.kinds.add(kind)
+    for code in evidence:
+        kind = next((k for valueset, k in family.code_kinds
+                     if codes_in(terminology, valueset, [code])), None)
+        if kind:
+            found.kinds.add(kind)
+            texts += _words(code, terminology)
+    merged, merged_kind = family.merged
+    # our own Condition may carry such a code beside the low back pain code
+    found.extra_codes = icd_in(terminology, merged, diagnosis)
+    if found.extra_codes:
+        found.kinds.add(merged_kind)
+        texts += [terminology.icd.description(c) or "" for c in found.extra_codes]
+    for other in others:
+        if in_set(terminology, family.specified, other):
+            found.specified = True
+        elif in_set(terminology, merged, other):
+            found.kinds.add(merged_kind)
+            found.absorb.append(other)
+            texts += code_descriptions(other, terminology)
+            if family.merged_code_text:
+                texts.append(other.code_text)
+    if in_set(terminology, family.specified, diagnosis):
+        found.specified = True
+    return [t for t in texts if t]
+
+
 def _radicular(diagnosis, others, evidence, reading: Reading, terminology) -> Radicular:
     found = Radicular()
-    reader = terminology.text
-    side_texts: list[str] = []
-    if reading.present("sciatica"):
-        found.kinds.add("sciatica")
-    if reading.present("radiating_leg_pain"):
-        found.kinds.add("radiating")
-    if reading.present("radiculopathy"):
-        found.kinds.add("radiculopathy")
-    for code in evidence:
-        if codes_in(terminology, SCIATICA, [code]):
-            found.kinds.add("sciatica")
-            side_texts += _words(code, terminology)
-        elif codes_in(terminology, RADICULOPATHY, [code]):
-            found.kinds.add("radiculopathy")
-            side_texts += _words(code, terminology)
-    # our own Condition may carry a sciatica code beside the low back pain code
-    found.extra_codes = icd_in(terminology, SCIATICA, diagnosis)
-    if found.extra_codes:
-        found.kinds.add("sciatica")
-        side_texts += [terminology.icd.description(c) or "" for c in found.extra_codes]
-    for other in others:
-        if in_set(terminology, RADICULAR_SPECIFIED, other):
-            found.specified = True
-        elif in_set(terminology, SCIATICA, other):
-            found.kinds.add("sciatica")
-            found.absorb.append(other)
-            side_texts += code_descriptions(other, terminology) + [other.code_text]
-    if in_set(terminology, RADICULAR_SPECIFIED, diagnosis):
-        found.specified = True
-    coded = reader.read(*side_texts)
+    side_texts = _gather(found, _RADICULAR, diagnosis, others, evidence, reading, terminology)
+    coded = terminology.text.read(*side_texts)
     sides = reading.sides(*RADICULAR_TEXT) | coded.sides(*RADICULAR_TEXT)
     if not sides:
         sides = reading.sides(*SIDE_SUPPORT_TEXT)
     found.side = _one_side(sides)
-    found.regions = _regions(reading, reading.sentences_with(*RADICULAR_TEXT),
-                             [t for t in side_texts if t], reader)
+    found.regions = _regions(reading, reading.sentences_with(*RADICULAR_TEXT), side_texts,
+                             terminology.text)
     return found
 
 
 def _disc(diagnosis, others, evidence, reading: Reading, radicular: Radicular,
           terminology) -> Disc:
     found = Disc()
-    reader = terminology.text
-    region_texts: list[str] = []
-    if reading.present("disc_displacement"):
-        found.kinds.add("displacement")
-    if reading.present("disc_degeneration"):
-        found.kinds.add("degeneration")
-    for code in evidence:
-        if codes_in(terminology, DISC_DISPLACEMENT, [code]):
-            found.kinds.add("displacement")
-            region_texts += _words(code, terminology)
-        elif codes_in(terminology, DISC_DEGENERATION, [code]):
-            found.kinds.add("degeneration")
-            region_texts += _words(code, terminology)
-    found.extra_codes = icd_in(terminology, DISC_NO_PATTERN, diagnosis)
-    if found.extra_codes:
-        found.kinds.add("degeneration")
-        region_texts += [terminology.icd.description(c) or "" for c in found.extra_codes]
-    for other in others:
-        if in_set(terminology, DISC_SPECIFIED, other):
-            found.specified = True
-        elif in_set(terminology, DISC_NO_PATTERN, other):
-            found.kinds.add("degeneration")
-            found.absorb.append(other)
-            region_texts += code_descriptions(other, terminology)
-    if in_set(terminology, DISC_SPECIFIED, diagnosis):
-        found.specified = True
+    region_texts = _gather(found, _DISC, diagnosis, others, evidence, reading, terminology)
     if found.kinds:
         # radicular diagnoses coded apart are merged into the disc code (M51.1- Excludes1)
         found.absorb += [o for o in radicular.absorb if o not in found.absorb]
@@ -352,7 +375,7 @@ def _disc(diagnosis, others, evidence, reading: Reading, radicular: Radicular,
         found.extra_codes += [c for c in radicular.extra_codes if c not in found.extra_codes]
     found.regions = _regions(reading, reading.sentences_with("disc_displacement",
                                                               "disc_degeneration"),
-                             [t for t in region_texts if t], reader)
+                             region_texts, terminology.text)
     return found
 
 

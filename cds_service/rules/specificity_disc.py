@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from . import Finding, Suggestion
-from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
 
 RULE_ID = "specificity-disc"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -43,10 +43,9 @@ def _findings_for(kinds: set[str], radicular: set[str]) -> list[str]:
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
     on_encounter = encounter_icd(facts, terminology)
-    for diagnosis in nonspecific_diagnoses(facts, terminology):
-        seen = picture(diagnosis, facts, terminology)
-        disc = seen.disc
-        if seen.owner != "disc" or disc.specified or not disc.kinds:
+    for seen in owned_pictures(facts, terminology, "disc"):
+        diagnosis, disc = seen.diagnosis, seen.disc
+        if disc.specified or not disc.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *disc.extra_codes]
@@ -68,13 +67,10 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if len(suggestions) > 1:
             suggestions[0].is_recommended = True
         findings.append(Finding(RULE_ID, params={
-            "code": seen.old_codes[0] if seen.old_codes else "",
+            **offered_params(seen, suggestions),
             "kinds": sorted(disc.kinds),
             "radicular": sorted(seen.radicular.kinds),
             "region": regions[0] if len(regions) == 1 else "",
-            "date": day.isoformat(),
             "merged": bool(disc.absorb or disc.extra_codes),
-            "first": suggestions[0].params["new"],
-            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
         }, suggestions=suggestions))
     return findings

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from . import Finding
-from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
 
 RULE_ID = "specificity-injury"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -26,10 +26,9 @@ HOOKS = ("order-sign", "encounter-discharge")
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
     on_encounter = encounter_icd(facts, terminology)
-    for diagnosis in nonspecific_diagnoses(facts, terminology):
-        seen = picture(diagnosis, facts, terminology)
-        injury = seen.injury
-        if seen.owner != "injury" or injury.specified:
+    for seen in owned_pictures(facts, terminology, "injury"):
+        diagnosis, injury = seen.diagnosis, seen.injury
+        if injury.specified:
             continue
         day = diagnosis.date_of_service
         phase = "subsequent" if injury.subsequent else "initial"
@@ -46,12 +45,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if len(suggestions) > 1 and injury.kinds:
             suggestions[0].is_recommended = True
         findings.append(Finding(RULE_ID, params={
-            "code": seen.old_codes[0] if seen.old_codes else "",
+            **offered_params(seen, suggestions),
             "kinds": sorted(injury.kinds),
             "phase": phase,
-            "date": day.isoformat(),
-            "first": suggestions[0].params["new"],
-            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
         }, suggestions=suggestions,
             # a mechanism without the kind of injury is a prompt, not a coding error
             indicator=None if injury.kinds else "info"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from . import Finding, Suggestion
-from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
 
 RULE_ID = "specificity-radicular"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -30,10 +30,9 @@ _REGION_FINDING = {"lumbar": "radiculopathy-lumbar", "lumbosacral": "radiculopat
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
     on_encounter = encounter_icd(facts, terminology)
-    for diagnosis in nonspecific_diagnoses(facts, terminology):
-        seen = picture(diagnosis, facts, terminology)
-        radicular = seen.radicular
-        if seen.owner != "radicular" or radicular.specified or not radicular.kinds:
+    for seen in owned_pictures(facts, terminology, "radicular"):
+        diagnosis, radicular = seen.diagnosis, seen.radicular
+        if radicular.specified or not radicular.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *radicular.extra_codes]
@@ -73,12 +72,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if len(suggestions) > 1:
             suggestions[0].is_recommended = True
         findings.append(Finding(RULE_ID, params={
-            "code": seen.old_codes[0] if seen.old_codes else "",
+            **offered_params(seen, suggestions),
             "kinds": sorted(radicular.kinds),
             "side": radicular.side or "",
-            "date": day.isoformat(),
             "merged": bool(radicular.absorb or radicular.extra_codes),
-            "first": suggestions[0].params["new"],
-            "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
         }, suggestions=suggestions))
     return findings

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from . import Finding
-from ._lbp import code_change, encounter_icd, finding_code, nonspecific_diagnoses, picture
+from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
 
 RULE_ID = "specificity-vertebrogenic"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -23,9 +23,10 @@ HOOKS = ("order-sign", "encounter-discharge")
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
     on_encounter = encounter_icd(facts, terminology)
-    for diagnosis in nonspecific_diagnoses(facts, terminology):
-        seen = picture(diagnosis, facts, terminology)
-        if seen.owner is not None or not seen.reading.present("vertebrogenic"):
+    # only a diagnosis no other specificity rule speaks for
+    for seen in owned_pictures(facts, terminology, None):
+        diagnosis = seen.diagnosis
+        if not seen.reading.present("vertebrogenic"):
             continue
         day = diagnosis.date_of_service
         code = finding_code(terminology, "vertebrogenic-low-back-pain", day)
@@ -34,9 +35,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         suggestion = code_change("replace_with", facts, diagnosis, list(seen.old_codes), code,
                                  terminology)
         findings.append(Finding(RULE_ID, params={
-            "code": seen.old_codes[0] if seen.old_codes else "",
+            **offered_params(seen, [suggestion]),
             "new": code,
-            "display": terminology.icd.description(code) or code,
-            "date": day.isoformat(),
+            "display": suggestion.params["display"],
         }, suggestions=[suggestion]))
     return findings

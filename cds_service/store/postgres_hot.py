@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import psycopg
 from sqlalchemy.engine import URL
@@ -74,21 +75,20 @@ class PostgresHotPath:
 
     def _run(self, work):
         with self._lock:
-            for attempt in (1, 2):
-                fresh = self._connection is None
+            retry = self._connection is not None  # a kept one may have died since its last use
+            while True:
                 try:
                     return self._transaction(work)
                 except psycopg.OperationalError as exc:
                     self._close_connection()
-                    if attempt == 1 and not fresh:
-                        continue  # the kept connection had died since its last use
-                    self._fail(exc)
+                    if not retry:
+                        self._fail(exc)
+                    retry = False  # once more, on a new connection
                 except _Committing as exc:
                     self._close_connection()
                     self._fail(exc.error)
                 except psycopg.Error as exc:
                     self._fail(exc)
-            raise AssertionError("unreachable")
 
     def _transaction(self, work):
         connection = self._connect()
@@ -105,7 +105,7 @@ class PostgresHotPath:
             raise _Committing(exc) from None
         return result
 
-    def _fail(self, exc: psycopg.Error) -> None:
+    def _fail(self, exc: psycopg.Error) -> NoReturn:
         log.error("feedback store error", extra={"error_type": type(exc).__name__})
         raise self._unavailable() from None
 

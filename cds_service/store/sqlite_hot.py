@@ -90,19 +90,19 @@ class SqliteHotPath:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            self._connection = self._open(autocheckpoint=False)
+            self._connection = self._open()
             if self._checkpointer is None or not self._checkpointer.is_alive():
                 self._checkpointer = _Checkpointer(self)
                 self._checkpointer.start()
         return self._connection
 
-    def _open(self, autocheckpoint: bool) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
+        """A connection that never checkpoints inside a commit (the thread does)."""
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                      check_same_thread=False)
         try:
             self._configure(connection)
-            if not autocheckpoint:
-                connection.execute("PRAGMA wal_autocheckpoint = 0")
+            connection.execute("PRAGMA wal_autocheckpoint = 0")
             # a WAL started over is cut back to this size (it keeps its largest size otherwise)
             connection.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_PAGES * 4096}")
         except sqlite3.Error:
@@ -140,7 +140,6 @@ class _Checkpointer(threading.Thread):
         self.hot_path = hot_path
         self.pid = os.getpid()
         self._stopping = threading.Event()
-        self.checkpoints = 0  # for the tests: how many ran
 
     def stop(self) -> None:
         self._stopping.set()
@@ -154,7 +153,7 @@ class _Checkpointer(threading.Thread):
                 return
             try:
                 if connection is None:
-                    connection = self.hot_path._open(autocheckpoint=False)
+                    connection = self.hot_path._open()
                     connection.execute("PRAGMA busy_timeout = 1000")  # RESTART waits this long
                 self.checkpoint(connection)
             except sqlite3.Error as exc:  # the next round tries again, on a new connection
@@ -171,7 +170,6 @@ class _Checkpointer(threading.Thread):
         _busy, wal_pages, _done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if wal_pages > WAL_RESTART_PAGES:
             connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        self.checkpoints += 1
 
 
 def sqlite_datetime(value: datetime) -> str:

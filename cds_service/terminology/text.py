@@ -522,19 +522,16 @@ class _Prefiltered:
         if self.starts is None:
             return self.pattern.finditer(text)
         anchored = getattr(text, "anchored", None)
-        if (anchored is not None and self.unanchored is None and self.ascii_anchors is not None
-                and self not in anchored):
-            return iter(())  # no anchor of this pattern in the sentence: nothing to try
-        return self._at_starts(text)
-
-    def _at_starts(self, text: str) -> Iterator[re.Match]:
-        anchored = getattr(text, "anchored", None)
         if anchored is not None and self.ascii_anchors is not None:
             candidates = anchored.get(self, [])  # an ASCII sentence, indexed (_AnchorIndex)
         else:
             candidates = _starts(self.starts, text)
         if self.unanchored is not None:
             candidates = sorted(set(candidates).union(_starts(self.unanchored, text)))
+        # most patterns have no anchor in a given sentence: nothing to try
+        return self._matches_at(text, candidates) if candidates else iter(())
+
+    def _matches_at(self, text: str, candidates: list[int]) -> Iterator[re.Match]:
         match = self.pattern.match
         position = 0  # where the next match may begin (finditer's matches do not overlap)
         for start in candidates:
