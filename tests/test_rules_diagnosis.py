@@ -414,8 +414,12 @@ def test_one_rule_speaks_for_a_diagnosis():
 
 
 # == aftercare-code ==========================================================================
-def test_aftercare_after_a_fusion_suggests_z47_89_with_z98_1():
-    body = request(condition(note=FULL_NOTE), procedures=[procedure("p1", "22612", "2026-08-01")])
+AFTERCARE_VISIT = "Post-op follow-up visit, rehab after lumbar surgery. "
+
+
+def test_aftercare_visit_after_a_fusion_suggests_z47_89_with_z98_1():
+    body = request(condition(note=AFTERCARE_VISIT + FULL_NOTE),
+                   procedures=[procedure("p1", "22612", "2026-08-01")])
     card = only(body, "aftercare-code")
     assert card["indicator"] == "info"
     assert [a["type"] for a in actions(card)] == ["create", "create"]
@@ -424,9 +428,22 @@ def test_aftercare_after_a_fusion_suggests_z47_89_with_z98_1():
                for a in actions(card))
 
 
-def test_aftercare_after_a_laminectomy_suggests_z98_890():
-    body = request(condition(note=FULL_NOTE), procedures=[procedure("p1", "63047", "2026-07-01")])
+def test_aftercare_visit_after_a_laminectomy_suggests_z98_890():
+    body = request(condition(note=AFTERCARE_VISIT + FULL_NOTE),
+                   procedures=[procedure("p1", "63047", "2026-07-01")])
     assert suggested_codes(only(body, "aftercare-code")) == [["Z47.89", "Z98.890"]]
+
+
+@pytest.mark.parametrize("surgery, status", [("22612", "Z98.1"), ("63047", "Z98.890")])
+def test_an_earlier_spine_surgery_alone_is_a_status_not_an_aftercare_visit(surgery, status):
+    """Official Guidelines I.C.21.c.7: aftercare codes are for encounters whose purpose is
+    aftercare; a fusion two years before, with nothing in today's note about it, supports the
+    status code only (never Z47.89)."""
+    body = request(condition(note=FULL_NOTE), procedures=[procedure("p1", surgery, "2024-08-01")])
+    card = only(body, "aftercare-code")
+    assert card["indicator"] == "info"
+    assert suggested_codes(card) == [[status]]
+    assert "Z47.89" not in all_codes(checked(body))
 
 
 def test_aftercare_flags_z48_812_and_never_suggests_it():
@@ -452,8 +469,9 @@ def test_aftercare_flags_z48_812_when_the_note_says_spine_surgery():
 
 
 @pytest.mark.parametrize("note, expected", [
-    ("Status post L4-L5 fusion 3 months ago. ", [["Z47.89", "Z98.1"]]),
-    ("Laminectomy L4 in June at another hospital. ", [["Z47.89", "Z98.890"]]),
+    ("Status post L4-L5 fusion 3 months ago. ", [["Z98.1"]]),
+    ("Laminectomy L4 in June at another hospital. ", [["Z98.890"]]),
+    ("Post-op rehab visit. Status post L4-L5 fusion 3 months ago. ", [["Z47.89", "Z98.1"]]),
 ])
 def test_aftercare_when_only_the_note_documents_the_surgery(note, expected):
     body = request(condition(note=note + FULL_NOTE))
@@ -468,8 +486,11 @@ def test_aftercare_quiet_when_the_note_denies_surgery(note):
 
 
 def test_aftercare_with_arthrodesis_status_coded():
-    body = request(condition("c1", note=FULL_NOTE), condition("c2", "Z98.1"))
-    assert suggested_codes(only(body, "aftercare-code")) == [["Z47.89"]]
+    visit = request(condition("c1", note=AFTERCARE_VISIT + FULL_NOTE), condition("c2", "Z98.1"))
+    assert suggested_codes(only(visit, "aftercare-code")) == [["Z47.89"]]
+    # the status is coded and nothing says this visit is aftercare: nothing to add
+    status_only = request(condition("c1", note=FULL_NOTE), condition("c2", "Z98.1"))
+    assert cards_of(status_only, "aftercare-code") == []
 
 
 def test_aftercare_adds_only_the_missing_status_code():
@@ -572,7 +593,9 @@ def test_documentation_missing_does_not_count_an_exam_not_done(said):
 def test_documentation_missing_for_a_snomed_only_diagnosis():
     card = only(request(condition(icd=None, snomed="279039007", documented=False)),
                 "documentation-missing")
-    assert card["summary"].startswith("SNOMED CT 279039007 lacks support")
+    # named by its concept's words, never by a bare number
+    assert card["summary"].startswith("Low back pain (finding) lacks support")
+    assert "279039007" not in card["summary"]
 
 
 @pytest.mark.parametrize("code", ["M54.41", "M51.16", "S39.012A", "I10"])

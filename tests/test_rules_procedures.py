@@ -112,10 +112,16 @@ def test_other_cardiac_rehab_and_wound_care_orders_for_back_pain_only(pipeline, 
     assert cards_of(pipeline, wound, "procedure-unsupported") == []
 
 
-def test_snomed_only_back_pain_is_judged_through_its_default_icd_code(pipeline):
-    body = order_sign([service_request("sr1", "93797")],
-                      [condition("c1", snomed="279039007")])
-    assert len(cards_of(pipeline, body, "procedure-unsupported")) == 1
+def test_a_snomed_only_diagnosis_is_not_judged_through_its_candidate(pipeline):
+    """A mapped code is a candidate, not a coded fact: pairing waits for the ICD-10-CM code,
+    which icd10cm-missing asks for; once it is coded, pairing judges it."""
+    uncoded = order_sign([service_request("sr1", "93797")],
+                         [condition("c1", snomed="279039007")])
+    assert cards_of(pipeline, uncoded, "procedure-unsupported") == []
+    assert len(cards_of(pipeline, uncoded, "icd10cm-missing")) == 1
+    coded = order_sign([service_request("sr1", "93797")],
+                       [condition("c1", "M54.50", snomed="279039007")])
+    assert len(cards_of(pipeline, coded, "procedure-unsupported")) == 1
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import pytest
 from cds_service.data_files import data_dir
 from cds_service.facts import Code
 from cds_service.terminology import (
+    ICD10_WHO_SYSTEM,
+    ICD10CM_SYSTEM,
     SNOMED_SYSTEM,
     Terminology,
     TerminologyError,
@@ -103,11 +105,18 @@ def test_no_excludes1_between_unrelated_codes(first, second):
     assert ICD.excludes1_conflict(first, second) is None
 
 
-def test_snomed_only_diagnoses_map_to_their_default_icd_code():
-    terms = get_terminology()
-    assert terms.icd10cm_codes([Code(SNOMED_SYSTEM, "279039007")]) == ("M54.50",)
-    assert terms.icd10cm_codes([Code(SNOMED_SYSTEM, "128196005")]) == ("M54.16",)
-    assert terms.icd10cm_codes([Code(SNOMED_SYSTEM, "999999999")]) == ()
+@pytest.mark.parametrize("system, code, candidates", [
+    (SNOMED_SYSTEM, "279039007", ("M54.50",)),
+    (SNOMED_SYSTEM, "278860009", ("M54.50",)),  # chronic low back pain, as Synthea records it
+    (SNOMED_SYSTEM, "128196005", ("M54.16",)),
+    (SNOMED_SYSTEM, "999999999", ()),
+    (ICD10_WHO_SYSTEM, "M54.5", ("M54.50",)),  # WHO ICD-10 is not the code set of a US claim
+    (ICD10_WHO_SYSTEM, "M545", ("M54.50",)),
+    (ICD10_WHO_SYSTEM, "M51.1", ()),  # its ICD-10-CM region is not guessed
+    (ICD10CM_SYSTEM, "M54.50", ()),  # a coded code is not a candidate of anything
+])
+def test_other_code_systems_give_candidates_not_codes(system, code, candidates):
+    assert get_terminology().candidate_codes([Code(system, code)]) == candidates
 
 
 def test_every_concept_map_target_is_a_billable_icd_code():

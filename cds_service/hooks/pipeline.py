@@ -39,7 +39,7 @@ class HookPipeline:
         resolved = resolve_prefetch(request, self.fetcher)
         # what could not be had is simply absent from the facts: rules that need it stay quiet
         facts = build_facts(service.hook, request.context, resolved.data, request.draft_orders,
-                            today)
+                            self.terminology, today)
         validate_read_resources(
             [*(d.resource for d in facts.diagnoses), *(p.resource for p in facts.procedures),
              *facts.coverages],

@@ -11,41 +11,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-
-ActionType = Literal["create", "update", "delete"]
-
-
-@dataclass
-class Action:
-    type: ActionType
-    # key of the action's wording in the rule's template ([actions] table)
-    description: str
-    resource: dict | None = None
-    resource_id: str | None = None  # for delete: "Condition/c1"
-
-
-@dataclass
-class Suggestion:
-    label: str  # key of the label's wording in the rule's template ([labels] table)
-    actions: list[Action]
-    params: dict[str, Any] = field(default_factory=dict)
-    is_recommended: bool = False
-
-
-@dataclass
-class Finding:
-    rule_id: str
-    params: dict[str, Any] = field(default_factory=dict)
-    suggestions: list[Suggestion] = field(default_factory=list)
-    # None: the template's default indicator
-    indicator: Literal["info", "warning", "critical"] | None = None
-
+from ._findings import Action, ActionType, Finding, Suggestion
 
 Evaluate = Callable[[EncounterFacts, Terminology], list[Finding]]
 
@@ -72,6 +43,8 @@ def _discover() -> list[Rule]:
 
 
 RULES: list[Rule] = _discover()
+
+__all__ = ["RULES", "Action", "ActionType", "Finding", "Rule", "Suggestion", "run_rules"]
 
 
 def run_rules(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -32,19 +33,41 @@ def icd_coding(code: str, terminology: Terminology) -> dict:
     return coding
 
 
-def with_icd_code(diagnosis: Diagnosis, old: str, new: str, terminology: Terminology) -> dict:
-    """The whole Condition with its ICD-10-CM coding ``old`` replaced by ``new``; other codings
-    (SNOMED CT, local codes) are kept as they are."""
+def recoded(diagnosis: Diagnosis, old: Iterable[str], new: str, terminology: Terminology
+            ) -> dict:
+    """The whole Condition with its ICD-10-CM codings ``old`` replaced by the one code ``new``
+    (in the place of the first of them), or ``new`` appended when it had none of them (a
+    Condition coded only in SNOMED CT keeps its SNOMED CT coding). Other codings are kept."""
+    old = set(old)
     condition = clone(diagnosis.resource)
     concept = condition.setdefault("code", {})
-    codings = concept.setdefault("coding", [])
-    replaced = False
-    for index, coding in enumerate(codings):
-        if coding.get("system") in ICD10CM_SYSTEMS and normalize(coding.get("code", "")) == old:
-            codings[index] = icd_coding(new, terminology)
-            replaced = True
-    if not replaced:
+    codings, placed = [], False
+    for coding in concept.get("coding", []):
+        is_old = (coding.get("system") in ICD10CM_SYSTEMS
+                  and normalize(coding.get("code", "")) in old)
+        if not is_old:
+            codings.append(coding)
+        elif not placed:
+            codings.append(icd_coding(new, terminology))
+            placed = True
+    if not placed:
         codings.append(icd_coding(new, terminology))
+    concept["coding"] = codings
+    return condition
+
+
+def without_codes(diagnosis: Diagnosis, codes: Iterable[str]) -> dict | None:
+    """The whole Condition without its ICD-10-CM codings ``codes``; None when nothing would be
+    left of its code."""
+    codes = set(codes)
+    condition = clone(diagnosis.resource)
+    concept = condition.get("code") or {}
+    kept = [c for c in concept.get("coding", [])
+            if not (c.get("system") in ICD10CM_SYSTEMS
+                    and normalize(c.get("code", "")) in codes)]
+    if not kept:
+        return None
+    concept["coding"] = kept
     return condition
 
 

@@ -170,7 +170,8 @@ def _day(value: Any) -> date | None:
 
 # -- diagnoses -------------------------------------------------------------------------------------
 def icd_codes(diagnosis: Diagnosis, terminology: Terminology) -> tuple[str, ...]:
-    return terminology.icd10cm_codes(diagnosis.codes)
+    """The ICD-10-CM codes on the record: a candidate supports no claim line."""
+    return diagnosis.coded
 
 
 def lineage(code: str, terminology: Terminology) -> Iterator[str]:
@@ -206,7 +207,8 @@ def documented_regions(diagnoses: Iterable[Diagnosis], terminology: Terminology)
     found: set[str] = set()
     words = _region_words(terminology)
     for diagnosis in diagnoses:
-        for code in icd_codes(diagnosis, terminology):
+        # the region is documentation: an uncoded diagnosis's candidate says it as well
+        for code in diagnosis.coded or diagnosis.candidates:
             found.update(t.code for t in map_with_ancestors(terminology, REGION_MAP, code))
         for site in diagnosis.body_sites:
             if site.system == SNOMED_SYSTEM:

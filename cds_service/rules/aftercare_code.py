@@ -14,12 +14,12 @@ suggested: no finding in ConceptMap LbpDocumentedFindingToIcd10cm maps to it.
 
 from __future__ import annotations
 
-from ..facts import EncounterFacts
+from ..facts import Diagnosis, EncounterFacts
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
 from ..terminology.text import EMPTY_READING
-from . import Action, Finding, Suggestion
-from ._fhir import new_condition
-from ._lbp import encounter_icd, finding_code, in_set, reading_of, replace_icd, without_icd
+from ._fhir import new_condition, recoded, without_codes
+from ._findings import Action, Finding, Suggestion
+from ._lbp import finding_code
 
 RULE_ID = "aftercare-code"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -39,13 +39,16 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                         for c in p.billing_codes)]
     fused_by_procedure = any(terminology.in_valueset(FUSION, CPT_SYSTEM, c)
                              for p in surgeries for c in p.billing_codes)
-    arthrodesis = [d for d in facts.diagnoses if in_set(terminology, ARTHRODESIS, d)]
-    reading = sum((reading_of(d, facts, terminology) for d in facts.diagnoses), EMPTY_READING)
+    arthrodesis = [d for d in facts.diagnoses if _coded_in(terminology, ARTHRODESIS, d)]
+    reading = sum((d.reading for d in facts.diagnoses if d.reading), EMPTY_READING)
+    if not facts.diagnoses:
+        reading = terminology.text.read(*facts.encounter_reason_texts,
+                                        *facts.encounter_type_texts)
     said_fusion = reading.documented("spinal_fusion") and not reading.absent("spinal_fusion")
     said_surgery = said_fusion or (reading.documented("spine_surgery")
                                    and not reading.absent("spine_surgery"))
     fusion = fused_by_procedure or bool(arthrodesis) or said_fusion
-    on_encounter = encounter_icd(facts, terminology)
+    on_encounter = facts.coded_on_encounter
     aftercare = finding_code(terminology, "orthopedic-aftercare", day)
     status = finding_code(
         terminology, "status-arthrodesis" if fusion else "status-other-spine-surgery", day)
@@ -79,14 +82,14 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         actions: list[Action] = []
         if aftercare in on_encounter:
             # Z47.89 is already coded: only take the wrong code away
-            resource = without_icd(diagnosis, code)
+            resource = without_codes(diagnosis, [code])
             if resource:
                 actions.append(Action("update", "remove_wrong", resource=resource))
             elif diagnosis.reference:
                 actions.append(Action("delete", "delete_wrong", resource_id=diagnosis.reference))
         else:
             actions = [Action("update", "replace_wrong",
-                              resource=replace_icd(diagnosis, [code], aftercare, terminology))]
+                              resource=recoded(diagnosis, [code], aftercare, terminology))]
         actions += status_action()
         suggestions = [Suggestion("fix_wrong", actions, params=suggestion_params)] if (
             actions) else []
@@ -97,10 +100,19 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     if findings:
         return findings
 
-    spine_visit = any(in_set(terminology, SPINE_RELATED, d) for d in facts.diagnoses)
+    spine_visit = any(_coded_in(terminology, SPINE_RELATED, d) for d in facts.diagnoses)
     # a surgery documented in the note counts as much as a Procedure resource: EHRs often keep
     # an outside hospital's fusion only in the history text
     if not spine_context or not spine_visit:
+        return []
+    # aftercare codes are for encounters whose purpose is aftercare (Official Guidelines
+    # I.C.21.c.7): a fusion two years ago alone is a status, not an aftercare visit
+    aftercare_visit = reading.present("aftercare_visit")
+    if aftercare not in on_encounter and not aftercare_visit:
+        if status and status not in on_encounter:
+            return [Finding(RULE_ID, params={**params, "case": "status_only"},
+                            suggestions=[Suggestion("add_status", status_action(),
+                                                    params=params)])]
         return []
     if aftercare not in on_encounter:
         actions = [Action("create", "add_aftercare",
@@ -112,3 +124,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         return [Finding(RULE_ID, params={**params, "case": "missing_status"},
                         suggestions=[Suggestion("add_status", status_action(), params=params)])]
     return []
+
+
+def _coded_in(terminology: Terminology, valueset: str, diagnosis: Diagnosis) -> bool:
+    contains = terminology.store.valueset(valueset).contains
+    return any(contains(ICD10CM_SYSTEM, code) for code in diagnosis.coded)

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding
-from ._lbp import nonspecific_diagnoses, reading_of
+from ._findings import Finding
 
 RULE_ID = "documentation-missing"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -37,8 +36,11 @@ ASSOCIATED_SYMPTOMS = ("numbness", "tingling", "weakness", "radiating_leg_pain",
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    for diagnosis in nonspecific_diagnoses(facts, terminology):
-        reading = reading_of(diagnosis, facts, terminology)
+    pictures = facts.low_back.pictures if facts.low_back else []
+    for seen in pictures:
+        if seen.family != "nonspecific" and not seen.old_codes:
+            continue
+        diagnosis, reading = seen.diagnosis, seen.reading
         present = {
             "location": bool(diagnosis.body_sites or diagnosis.body_site_texts),
             "onset": diagnosis.has_onset or reading.documented("onset_duration"),
@@ -53,11 +55,10 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if not missing:
             continue
         findings.append(Finding(RULE_ID, params={
-            # an ICD-10-CM code where there is one; a SNOMED-only diagnosis is named as such
-            "code": diagnosis.icd10cm[0] if diagnosis.icd10cm else (
-                f"SNOMED CT {diagnosis.snomed[0]}" if diagnosis.snomed else "low back pain"),
+            # an ICD-10-CM code where there is one; an uncoded diagnosis by its own words
+            "code": diagnosis.coded[0] if diagnosis.coded else diagnosis.name,
             "missing": missing,
             "count": len(missing),
             "date": diagnosis.date_of_service.isoformat(),
-        }))
+        }, target=diagnosis.reference))
     return findings

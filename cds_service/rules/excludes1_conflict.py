@@ -17,98 +17,151 @@ M51), they may well be two unrelated conditions, so both choices are offered.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from ..facts import Diagnosis, EncounterFacts
-from ..terminology import ICD10CM_SYSTEM, Terminology
-from . import Action, Finding, Suggestion
-from ._lbp import DORSALGIA, NONSPECIFIC, diagnosis_codes, without_icd
+from ..terminology import Terminology
+from ._excludes import drop_choices
+from ._fhir import recoded, without_codes
+from ._findings import Action, Finding, Suggestion
+from ._lbp import system_name
+from ._uncoded import UncodedPlan, uncoded_plan
 
 RULE_ID = "excludes1-conflict"
 HOOKS = ("order-sign", "encounter-discharge")
 
 
-def _names(icd, owner: str, other: str):
-    """The Excludes1 note of ``owner`` (or an ancestor) that names ``other``, if any."""
-    for note in icd.excludes1_notes(owner):
-        if any(ref.matches(other) for ref in note.references) and not other.startswith(
-                note.owner):
-            return note
-    return None
-
-
-def _drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], str | None]:
-    """The codes one may remove (each a separate suggestion), and the recommended one."""
-    icd = terminology.icd
-    a_names_b, b_names_a = _names(icd, a, b), _names(icd, b, a)
-    if a_names_b and not b_names_a:
-        owner, named = a, b
-    elif b_names_a and not a_names_b:
-        owner, named = b, a
-    else:
-        in_a = terminology.in_valueset(DORSALGIA, ICD10CM_SYSTEM, a)
-        in_b = terminology.in_valueset(DORSALGIA, ICD10CM_SYSTEM, b)
-        if in_a != in_b:
-            return [a if in_a else b], a if in_a else b
-        return [a, b], None
-    if terminology.in_valueset(NONSPECIFIC, ICD10CM_SYSTEM, owner):
-        return [owner], owner
-    if icd.chapter(owner) != icd.chapter(named):
-        return [owner, named], owner
-    return [owner], owner
-
-
-def _suggestion(drop: str, keep: str, dropping: Diagnosis, same: bool, recommended: bool,
+def _suggestion(drop: str, keep: str, dropping: list[Diagnosis], same: bool, recommended: bool,
                 terminology: Terminology) -> Suggestion | None:
     icd = terminology.icd
     params = {"drop": drop, "keep": keep, "drop_display": icd.description(drop) or drop,
               "keep_display": icd.description(keep) or keep}
-    if same:
-        if drop not in dropping.icd10cm:
-            return None  # a SNOMED CT-only diagnosis: nothing to take out of it
-        resource = without_icd(dropping, drop)
-        if resource is None:
-            return None
-        action = Action("update", "remove_code", resource=resource)
-    else:
-        if not dropping.reference:
-            return None
-        action = Action("delete", "remove_diagnosis", resource_id=dropping.reference)
-    return Suggestion("keep", [action], params=params, is_recommended=recommended)
+    actions = []
+    for diagnosis in dropping:
+        action = _removal(diagnosis, drop, same)
+        if action is not None:
+            actions.append(action)
+    return Suggestion("keep", actions, params=params, is_recommended=recommended) if (
+        actions) else None
+
+
+def _removal(diagnosis: Diagnosis, code: str, same: bool) -> Action | None:
+    """Take ``code`` off the diagnosis: its coding when it keeps another code, else the whole
+    Condition (one delete action per resource)."""
+    resource = without_codes(diagnosis, [code])
+    if resource is not None:
+        return Action("update", "remove_code", resource=resource)
+    if same or not diagnosis.reference:
+        return None
+    return Action("delete", "remove_diagnosis", resource_id=diagnosis.reference)
+
+
+def _coded_entries(facts: EncounterFacts, terminology: Terminology
+                   ) -> dict[str, list[Diagnosis]]:
+    """Each ICD-10-CM code on the record (known to the code set), with its diagnoses."""
+    icd = terminology.icd
+    by_code: dict[str, list[Diagnosis]] = {}
+    for diagnosis in facts.diagnoses:
+        for code in diagnosis.coded:
+            if icd.exists(code):
+                holders = by_code.setdefault(code, [])
+                if not holders or holders[-1] is not diagnosis:
+                    holders.append(diagnosis)
+    return by_code
+
+
+def _conflicting_pairs(codes: list[str], terminology: Terminology) -> list[tuple[str, str]]:
+    """Every pair of the encounter's distinct codes that an Excludes1 note forbids together.
+    A note's reference names a block of codes that is contiguous in sorted order (a code and
+    everything below it, or a range of categories), so each is found by bisection: the cost
+    follows the codes and the pairs found, not the square of the codes."""
+    icd = terminology.icd
+    ordered = sorted(codes)
+    pairs: set[tuple[str, str]] = set()
+    for code in ordered:
+        for note in icd.excludes1_notes(code):
+            for reference in note.references:
+                last = reference.last.replace(".", "") if reference.last else None
+                index = bisect_left(ordered, reference.first)
+                while index < len(ordered):
+                    other = ordered[index]
+                    index += 1
+                    if last is None and not other.startswith(reference.first):
+                        break
+                    if last is not None and other.replace(".", "")[:len(last)] > last:
+                        break
+                    if other != code and not other.startswith(note.owner) and (
+                            reference.matches(other)):
+                        first, second = sorted((code, other))
+                        pairs.add((first, second))
+    return sorted(pairs)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     icd = terminology.icd
-    entries = [(d, c) for d in facts.diagnoses for s, c in diagnosis_codes(d, terminology)
-               if s == ICD10CM_SYSTEM and icd.exists(c)]
-    findings, reported = [], set()
-    for index, (first_dx, first) in enumerate(entries):
-        for second_dx, second in entries[index + 1:]:
-            pair = frozenset({(id(first_dx), first), (id(second_dx), second)})
-            if first == second or pair in reported:
-                continue
-            note = icd.excludes1_conflict(first, second)
-            if note is None:
-                continue
-            reported.add(pair)
-            same = first_dx is second_dx
-            drops, recommended = _drop_choices(terminology, first, second)
-            suggestions = []
-            for drop in drops:
-                keep = second if drop == first else first
-                dropping = first_dx if drop == first else second_dx
-                suggestion = _suggestion(drop, keep, dropping, same,
-                                         len(drops) > 1 and drop == recommended, terminology)
-                if suggestion:
-                    suggestions.append(suggestion)
-            day = first_dx.date_of_service
-            findings.append(Finding(RULE_ID, params={
-                "first": first, "second": second,
-                "first_display": icd.description(first) or first,
-                "second_display": icd.description(second) or second,
-                "note_owner": note.owner, "note": note.text,
-                "keep": (second if recommended == first else first) if recommended else "",
-                "drop": recommended or "",
-                "same_condition": same,
-                "choices": len(suggestions),
-                "date": day.isoformat(),
-            }, suggestions=suggestions))
+    by_code = _coded_entries(facts, terminology)
+    findings = []
+    for first, second in _conflicting_pairs(list(by_code), terminology):
+        note = icd.excludes1_conflict(first, second)
+        if note is None:
+            continue
+        holders = {id(d) for d in by_code[first]} & {id(d) for d in by_code[second]}
+        same = bool(holders)
+        drops, recommended = drop_choices(terminology, first, second)
+        suggestions = []
+        for drop in drops:
+            keep = second if drop == first else first
+            suggestion = _suggestion(drop, keep, by_code[drop], same,
+                                     len(drops) > 1 and drop == recommended, terminology)
+            if suggestion:
+                suggestions.append(suggestion)
+        first_dx = by_code[first][0]
+        findings.append(Finding(RULE_ID, params={
+            "first": first, "second": second,
+            "first_display": icd.description(first) or first,
+            "second_display": icd.description(second) or second,
+            "note_owner": note.owner, "note": note.text,
+            "keep": (second if recommended == first else first) if recommended else "",
+            "drop": recommended or "",
+            "same_condition": same,
+            "choices": len(suggestions),
+            "date": first_dx.date_of_service.isoformat(),
+            "uncoded": "", "uncoded_system": "",
+        }, suggestions=suggestions, target=(by_code[recommended or first][0]).reference))
+    plan = uncoded_plan(facts, terminology)
+    if plan is not None and plan.state == "excludes1":
+        findings.append(_uncoded_finding(plan, facts, terminology))
     return findings
+
+
+def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Terminology
+                     ) -> Finding:
+    """The chosen code of a diagnosis coded only in SNOMED CT excludes a code on the record:
+    code that Condition, and remove the other."""
+    icd = terminology.icd
+    host = plan.host.diagnosis
+    chosen = plan.options[0]
+    conflict = plan.conflicts[0]
+    actions = [Action("update", "code_uncoded",
+                      resource=recoded(host, [], chosen.code, terminology))]
+    for item in plan.conflicts:
+        action = _removal(item.diagnosis, item.code, same=False)
+        if action is not None:
+            actions.append(action)
+    actions += [Action("delete", "remove_diagnosis", resource_id=d.reference)
+                for d in plan.merged if d.reference]
+    params = {"drop": conflict.code, "keep": chosen.code,
+              "drop_display": icd.description(conflict.code) or conflict.code,
+              "keep_display": icd.description(chosen.code) or chosen.code,
+              "uncoded": host.name}
+    suggestion = Suggestion("code_and_keep", actions, params=params)
+    return Finding(RULE_ID, params={
+        "first": conflict.code, "second": chosen.code,
+        "first_display": params["drop_display"], "second_display": params["keep_display"],
+        "note_owner": conflict.note_owner, "note": conflict.note,
+        "keep": chosen.code, "drop": conflict.code,
+        "keep_display": params["keep_display"], "drop_display": params["drop_display"],
+        "same_condition": False, "choices": 1,
+        "date": host.date_of_service.isoformat(),
+        "uncoded": host.name, "uncoded_system": system_name(host),
+    }, suggestions=[suggestion], target=host.reference)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Action, Finding, Suggestion
-from ._fhir import with_icd_code
+from ._fhir import recoded
+from ._findings import Action, Finding, Suggestion
 
 RULE_ID = "invalid-code"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -56,11 +56,12 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                             params={"old": code, "new": new, "display": icd.description(new)},
                             actions=[
                                 Action("update", "replace",
-                                       resource=with_icd_code(diagnosis, code, new, terminology))
+                                       resource=recoded(diagnosis, [code], new, terminology))
                             ],
                         )
                         for new in replacements
                     ],
+                    target=diagnosis.reference,
                 )
             )
     return findings

@@ -14,63 +14,97 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding, Suggestion
-from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
+from ._findings import Finding
+from ._lbp import (
+    Option,
+    code_change,
+    disc_options,
+    finding_code,
+    offered_params,
+    owned_pictures,
+    recommend_first,
+)
+from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-disc"
 HOOKS = ("order-sign", "encounter-discharge")
 
 
-def _findings_for(kinds: set[str], radicular: set[str]) -> list[str]:
-    """The documented-finding keys to suggest, best first (without the region suffix)."""
-    nerve = bool(radicular & {"sciatica", "radiculopathy"})
-    leg_pain = bool(radicular)
-    if "displacement" in kinds:
-        if leg_pain:
-            return ["disc-radicular"]
-        chosen = ["disc-displacement"]
-        if "degeneration" in kinds:
-            chosen.append("disc-degeneration-back-pain")
-        return chosen
-    # degeneration only
-    if nerve:
-        return ["disc-radicular", "disc-degeneration-back-and-leg-pain"]
-    if leg_pain:
-        return ["disc-degeneration-back-and-leg-pain", "disc-radicular"]
-    return ["disc-degeneration-back-pain"]
-
-
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = encounter_icd(facts, terminology)
-    for seen in owned_pictures(facts, terminology, "disc"):
+    on_encounter = facts.coded_on_encounter
+    for seen in owned_pictures(facts, "disc"):
         diagnosis, disc = seen.diagnosis, seen.disc
         if disc.specified or not disc.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *disc.extra_codes]
-        regions = sorted(disc.regions) if len(disc.regions) == 1 else ["lumbar", "lumbosacral"]
-        suggestions: list[Suggestion] = []
-        seen_codes: set[str] = set()
-        for rank, key in enumerate(_findings_for(disc.kinds, seen.radicular.kinds)):
-            # an unknown level offers both regions for the best choice only
-            for region in regions if rank == 0 else regions[:1]:
-                code = finding_code(terminology, f"{key}-{region}", day)
-                if not code or code in seen_codes or code in on_encounter:
-                    continue
-                seen_codes.add(code)
-                label = key.replace("-", "_")
-                suggestions.append(code_change(label, facts, diagnosis, old, code, terminology,
-                                               disc.absorb))
+        suggestions = [code_change(option, facts, diagnosis, old, terminology, disc.absorb)
+                       for option in disc_options(seen, day, terminology)
+                       if option.code not in on_encounter]
         if not suggestions:
             continue
-        if len(suggestions) > 1:
-            suggestions[0].is_recommended = True
+        recommend_first(suggestions)
+        regions = sorted(disc.regions)
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, suggestions),
+            "case": "nonspecific",
             "kinds": sorted(disc.kinds),
             "radicular": sorted(seen.radicular.kinds),
             "region": regions[0] if len(regions) == 1 else "",
             "merged": bool(disc.absorb or disc.extra_codes),
-        }, suggestions=suggestions))
+        }, suggestions=suggestions, target=diagnosis.reference))
+    plan = specific_plan(facts, terminology, "disc")
+    if plan is not None:
+        suggestions = plan_suggestions(plan, facts, terminology)
+        findings.append(Finding(RULE_ID, params={
+            **offered_params(plan.host, suggestions),
+            "case": "nonspecific",
+            "kinds": sorted(plan.host.disc.kinds),
+            "radicular": sorted(plan.host.radicular.kinds),
+            "region": next(iter(plan.host.disc.regions)) if len(plan.host.disc.regions) == 1
+            else "",
+            "merged": bool(plan.merged),
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+    findings += _disc_with_radiculopathy(facts, terminology)
+    return findings
+
+
+_LUMBOSACRAL = ("M51.27", "M51.37")
+
+
+def _disc_with_radiculopathy(facts: EncounterFacts, terminology: Terminology
+                             ) -> list[Finding]:
+    """A disc coded without its radiculopathy (M51.2-, M51.3-) while radiculopathy or sciatica
+    is documented: M51.1- for the coded level. The radiculopathy and sciatica codes coded apart
+    go: M51.1 Excludes1 M54.16 and M54.3; M54.4 Excludes1 M51.1-."""
+    group = facts.low_back
+    if group is None:
+        return []
+    findings = []
+    merged_once = list(group.radicular_coded_apart)
+    on_encounter = facts.coded_on_encounter
+    for seen in group.pictures:
+        diagnosis = seen.diagnosis
+        disc_codes = [c for c in diagnosis.coded if c.startswith(("M51.2", "M51.3"))]
+        if not disc_codes or seen.old_codes or not seen.radicular.kinds & {
+                "sciatica", "radiculopathy"}:
+            continue
+        region = "lumbosacral" if disc_codes[0].startswith(_LUMBOSACRAL) else "lumbar"
+        code = finding_code(terminology, f"disc-radicular-{region}",
+                            diagnosis.date_of_service)
+        if not code or code in on_encounter:
+            continue
+        merged, merged_once = [d for d in merged_once if d is not diagnosis], []
+        suggestion = code_change(Option("disc_radicular", code), facts, diagnosis, disc_codes,
+                                 terminology, merged)
+        findings.append(Finding(RULE_ID, params={
+            **offered_params(seen, [suggestion]),
+            "code": disc_codes[0],
+            "case": "coded_disc",
+            "kinds": sorted(seen.disc.kinds) or ["displacement"],
+            "radicular": sorted(seen.radicular.kinds),
+            "region": region,
+            "merged": bool(merged),
+        }, suggestions=[suggestion], target=diagnosis.reference))
     return findings

@@ -14,41 +14,89 @@ kind of injury.
 
 from __future__ import annotations
 
-from ..facts import EncounterFacts
-from ..terminology import Terminology
-from . import Finding
-from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
+from ..facts import Documented, EncounterFacts
+from ..terminology import ICD10CM_SYSTEM, Terminology
+from ._findings import Finding
+from ._lbp import (
+    Option,
+    code_change,
+    injury_options,
+    offered_params,
+    owned_pictures,
+    recommend_first,
+)
+from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-injury"
 HOOKS = ("order-sign", "encounter-discharge")
 
+STRAIN_OR_SPRAIN = "LumbarInjury"
+
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = encounter_icd(facts, terminology)
-    for seen in owned_pictures(facts, terminology, "injury"):
+    on_encounter = facts.coded_on_encounter
+    for seen in owned_pictures(facts, "injury"):
         diagnosis, injury = seen.diagnosis, seen.injury
         if injury.specified:
             continue
         day = diagnosis.date_of_service
-        phase = "subsequent" if injury.subsequent else "initial"
-        kinds = [k for k in ("strain", "sprain") if k in injury.kinds] or ["strain", "sprain"]
-        suggestions = []
-        for kind in kinds:
-            code = finding_code(terminology, f"{kind}-{phase}", day)
-            if code and code not in on_encounter:
-                label = kind if injury.kinds else f"{kind}_if"
-                suggestions.append(code_change(label, facts, diagnosis, list(seen.old_codes),
-                                               code, terminology))
+        suggestions = [code_change(option, facts, diagnosis, seen.old_codes, terminology)
+                       for option in injury_options(seen, day, terminology)
+                       if option.code not in on_encounter]
         if not suggestions:
             continue
-        if len(suggestions) > 1 and injury.kinds:
-            suggestions[0].is_recommended = True
+        if injury.kinds:
+            recommend_first(suggestions)
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, suggestions),
+            "case": "nonspecific",
             "kinds": sorted(injury.kinds),
-            "phase": phase,
-        }, suggestions=suggestions,
+            "phase": "subsequent" if injury.subsequent else "initial",
+        }, suggestions=suggestions, target=diagnosis.reference,
             # a mechanism without the kind of injury is a prompt, not a coding error
             indicator=None if injury.kinds else "info"))
+    plan = specific_plan(facts, terminology, "injury")
+    if plan is not None:
+        suggestions = plan_suggestions(plan, facts, terminology)
+        findings.append(Finding(RULE_ID, params={
+            **offered_params(plan.host, suggestions),
+            "case": "nonspecific",
+            "kinds": sorted(plan.host.injury.kinds),
+            "phase": "subsequent" if plan.host.injury.subsequent else "initial",
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+    findings += _phase_of_care(facts, terminology)
     return findings
+
+
+def _phase_of_care(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
+    """An injury code already coded with 7th character A (active treatment) at a visit the
+    note documents as routine care in the healing or recovery phase: D (Official Guidelines
+    I.C.19.a). While treatment is active, A is right and nothing is said."""
+    findings = []
+    pictures = facts.low_back.pictures if facts.low_back else []
+    for seen in pictures:
+        for code in _initial_injury_codes(seen, terminology):
+            day = seen.diagnosis.date_of_service
+            subsequent = code[:-1] + "D"
+            if not terminology.icd.is_billable(subsequent, day) or (
+                    subsequent in facts.coded_on_encounter):
+                continue
+            option = Option("phase", subsequent)
+            suggestion = code_change(option, facts, seen.diagnosis, [code], terminology)
+            findings.append(Finding(RULE_ID, params={
+                **offered_params(seen, [suggestion]),
+                "code": code,
+                "case": "phase",
+                "kinds": [],
+                "phase": "subsequent",
+            }, suggestions=[suggestion], target=seen.diagnosis.reference))
+    return findings
+
+
+def _initial_injury_codes(seen: Documented, terminology: Terminology) -> list[str]:
+    if not seen.injury.healing:
+        return []
+    contains = terminology.store.valueset(STRAIN_OR_SPRAIN).contains
+    return [c for c in seen.diagnosis.coded
+            if contains(ICD10CM_SYSTEM, c) and len(c) == 8 and c.endswith("A")]

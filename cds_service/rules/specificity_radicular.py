@@ -16,65 +16,42 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding, Suggestion
-from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
+from ._findings import Finding
+from ._lbp import code_change, offered_params, owned_pictures, radicular_options, recommend_first
+from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-radicular"
 HOOKS = ("order-sign", "encounter-discharge")
 
-_SIDE_FINDING = {"right": "sciatica-right", "left": "sciatica-left",
-                 None: "sciatica-unspecified-side"}
-_REGION_FINDING = {"lumbar": "radiculopathy-lumbar", "lumbosacral": "radiculopathy-lumbosacral"}
-
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = encounter_icd(facts, terminology)
-    for seen in owned_pictures(facts, terminology, "radicular"):
+    on_encounter = facts.coded_on_encounter
+    for seen in owned_pictures(facts, "radicular"):
         diagnosis, radicular = seen.diagnosis, seen.radicular
         if radicular.specified or not radicular.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *radicular.extra_codes]
-
-        def change(label, new, also=None, diagnosis=diagnosis, old=old, radicular=radicular):
-            return code_change(label, facts, diagnosis, old, new, terminology,
-                               radicular.absorb, also)
-
-        sciatica: list[Suggestion] = []
-        if radicular.kinds & {"sciatica", "radiating"}:
-            if radicular.side == "bilateral":
-                right = finding_code(terminology, "sciatica-right", day)
-                left = finding_code(terminology, "sciatica-left", day)
-                if right and left:
-                    sciatica.append(change("sciatica_bilateral", right, also=left))
-            else:
-                code = finding_code(terminology, _SIDE_FINDING[radicular.side], day)
-                if code:
-                    label = "sciatica_side" if radicular.side else "sciatica_unknown_side"
-                    sciatica.append(change(label, code))
-        radiculopathy: list[Suggestion] = []
-        if "radiculopathy" in radicular.kinds:
-            regions = sorted(radicular.regions) if len(radicular.regions) == 1 else [
-                "lumbar", "lumbosacral"]
-            for region in regions:
-                code = finding_code(terminology, _REGION_FINDING[region], day)
-                if code:
-                    radiculopathy.append(change("radiculopathy", code))
-        # the provider's own word first: "radiculopathy" without "sciatica" puts M54.16 first
-        if "radiculopathy" in radicular.kinds and "sciatica" not in radicular.kinds:
-            suggestions = radiculopathy + sciatica
-        else:
-            suggestions = sciatica + radiculopathy
-        suggestions = [s for s in suggestions if s.params["new"] not in on_encounter]
+        suggestions = [code_change(option, facts, diagnosis, old, terminology, radicular.absorb)
+                       for option in radicular_options(seen, day, terminology)
+                       if option.code not in on_encounter]
         if not suggestions:
             continue
-        if len(suggestions) > 1:
-            suggestions[0].is_recommended = True
+        recommend_first(suggestions)
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, suggestions),
             "kinds": sorted(radicular.kinds),
             "side": radicular.side or "",
             "merged": bool(radicular.absorb or radicular.extra_codes),
-        }, suggestions=suggestions))
+        }, suggestions=suggestions, target=diagnosis.reference))
+    plan = specific_plan(facts, terminology, "radicular")
+    if plan is not None:
+        suggestions = plan_suggestions(plan, facts, terminology)
+        findings.append(Finding(RULE_ID, params={
+            **offered_params(plan.host, suggestions),
+            "kinds": sorted(plan.host.radicular.kinds),
+            "side": plan.host.radicular.side or "",
+            "merged": bool(plan.merged),
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
     return findings

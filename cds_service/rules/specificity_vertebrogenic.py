@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding
-from ._lbp import code_change, encounter_icd, finding_code, offered_params, owned_pictures
+from ._findings import Finding
+from ._lbp import code_change, offered_params, owned_pictures, vertebrogenic_options
+from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-vertebrogenic"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -22,21 +23,26 @@ HOOKS = ("order-sign", "encounter-discharge")
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = encounter_icd(facts, terminology)
+    on_encounter = facts.coded_on_encounter
     # only a diagnosis no other specificity rule speaks for
-    for seen in owned_pictures(facts, terminology, None):
+    for seen in owned_pictures(facts, None):
         diagnosis = seen.diagnosis
-        if not seen.reading.present("vertebrogenic"):
+        options = [o for o in vertebrogenic_options(seen, diagnosis.date_of_service, terminology)
+                   if o.code not in on_encounter]
+        if not options:
             continue
-        day = diagnosis.date_of_service
-        code = finding_code(terminology, "vertebrogenic-low-back-pain", day)
-        if not code or code in on_encounter:
-            continue
-        suggestion = code_change("replace_with", facts, diagnosis, list(seen.old_codes), code,
-                                 terminology)
+        suggestion = code_change(options[0], facts, diagnosis, seen.old_codes, terminology)
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, [suggestion]),
-            "new": code,
+            "new": suggestion.params["new"],
             "display": suggestion.params["display"],
-        }, suggestions=[suggestion]))
+        }, suggestions=[suggestion], target=diagnosis.reference))
+    plan = specific_plan(facts, terminology, None)
+    if plan is not None:
+        suggestions = plan_suggestions(plan, facts, terminology)
+        findings.append(Finding(RULE_ID, params={
+            **offered_params(plan.host, suggestions),
+            "new": suggestions[0].params["new"],
+            "display": suggestions[0].params["display"],
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
     return findings

@@ -95,6 +95,8 @@ class ValueSetStore:
         self.valuesets: dict[str, ValueSetIndex] = {}
         self.concept_maps: dict[str, dict[tuple[str, str], list[MapTarget]]] = {}
         self.concept_map_sources: dict[str, dict] = {}
+        # (system, code) -> the display a ConceptMap gives its source concept
+        self.source_displays: dict[tuple[str, str], str] = {}
         self.billable_periods: dict[str, list[BillablePeriod]] = {}
         # CodeSystems (and supplements) by URL: their concepts by code, with properties
         self.code_systems: dict[str, dict[str, dict]] = {}
@@ -170,6 +172,8 @@ class ValueSetStore:
                 )
             for element in group.get("element", []):
                 code = normalize(element["code"]) if source == ICD10CM_SYSTEM else element["code"]
+                if element.get("display"):
+                    self.source_displays.setdefault((source, code), element["display"])
                 for mapped in element.get("target", []):
                     table[(source, code)].append(
                         MapTarget(target, mapped.get("code", ""), mapped.get("display"),

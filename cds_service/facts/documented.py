@@ -1,0 +1,579 @@
+"""What the record documents about each low-back diagnosis, read once before the rules run.
+
+For each diagnosis in the low back families (nonspecific low back pain coded in ICD-10-CM, and
+every diagnosis coded only in SNOMED CT or WHO ICD-10 whose candidates fall in those families)
+this gathers what makes the code more specific: radicular features (sciatica, radiating leg
+pain, radiculopathy) with their side and level, a lumbar disc disorder with its level, an
+injury and its phase of care, vertebrogenic pain, and whether low back pain itself is
+documented. It reads the diagnosis's own texts and codes, its evidence, the Encounter's reason,
+and the other diagnoses of the encounter:
+
+- another diagnosis *coded* with the specific code means the encounter already says it
+  (``specified``): nothing to suggest;
+- another diagnosis coded with a code the specific one absorbs (sciatica M54.3- into lumbago
+  with sciatica M54.4-, a degeneration code without its pain pattern into M51.36x) is merged;
+- another diagnosis that is only *uncoded* (SNOMED CT) documents the finding, but is not a code
+  on the claim: it never counts as specified (its candidate is not a coded fact).
+
+Every other diagnosis's contribution is computed once per encounter and summed, so building the
+pictures is linear in the number of diagnoses.
+
+The group: one low back problem per encounter, and one diagnosis that leads it, so that two
+cards never suggest different codes for the same Condition, nor delete each other's Condition.
+An uncoded diagnosis of a specific family (disc, then radicular) leads when there is one: it
+gets the ICD-10-CM code, and the coded nonspecific diagnoses merge into it (the suggestion
+"codes that Condition and removes the other"). Otherwise each coded nonspecific diagnosis
+speaks for itself, and an uncoded nonspecific one (SNOMED CT "low back pain") leads only where
+no coded nonspecific diagnosis does.
+
+The order of the families follows the ICD-10-CM index and the Official Guidelines' instruction to
+code the condition to its highest specificity (Section I.B.2): an injury named as a strain or
+sprain, then a disc disorder, then radicular features; an injury mechanism alone (a fall,
+lifting) comes last, because a documented disc disorder or sciatica is a diagnosis and a
+mechanism is not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from ..terminology import ICD10CM_SYSTEM, Reading, Terminology
+from .model import Code, Diagnosis, EncounterFacts
+
+NONSPECIFIC = "LowBackPainNonspecific"
+SCIATICA = "SciaticaWithoutLumbago"
+RADICULOPATHY = "LumbarRadiculopathy"
+RADICULAR_SPECIFIED = "LumbarRadicularSpecified"
+DISC_DISPLACEMENT = "LumbarDiscDisplacement"
+DISC_DEGENERATION = "LumbarDiscDegeneration"
+DISC_NO_PATTERN = "LumbarDiscDegenerationNoPainPattern"
+DISC_SPECIFIED = "LumbarDiscSpecified"
+INJURY = "LumbarInjury"
+STRAIN = "LowerBackStrain"
+SPRAIN = "LumbarSprain"
+DORSALGIA = "Dorsalgia"
+
+RADICULAR_TEXT = ("sciatica", "radiating_leg_pain", "radiculopathy")
+SIDE_SUPPORT_TEXT = ("straight_leg_raise", "numbness", "tingling", "weakness")
+MECHANISM_TEXT = ("lifting_injury", "fall", "other_injury")
+DISC_TEXT = ("disc_displacement", "disc_degeneration")
+
+_VALUESETS = (NONSPECIFIC, SCIATICA, RADICULOPATHY, RADICULAR_SPECIFIED, DISC_DISPLACEMENT,
+              DISC_DEGENERATION, DISC_NO_PATTERN, DISC_SPECIFIED, INJURY, STRAIN, SPRAIN,
+              DORSALGIA)
+
+
+@dataclass
+class Radicular:
+    kinds: set[str] = field(default_factory=set)  # sciatica | radiating | radiculopathy
+    side: str | None = None  # right | left | bilateral | None
+    regions: set[str] = field(default_factory=set)  # lumbar | lumbosacral
+    specified: bool = False  # already coded specifically on the encounter
+    absorb: list[Diagnosis] = field(default_factory=list)  # other Conditions merged into ours
+    extra_codes: list[str] = field(default_factory=list)  # our own codes merged as well
+
+    @property
+    def documented(self) -> bool:
+        return bool(self.kinds) or self.specified
+
+
+@dataclass
+class Disc:
+    kinds: set[str] = field(default_factory=set)  # displacement | degeneration
+    regions: set[str] = field(default_factory=set)
+    specified: bool = False
+    absorb: list[Diagnosis] = field(default_factory=list)
+    extra_codes: list[str] = field(default_factory=list)
+
+    @property
+    def documented(self) -> bool:
+        return bool(self.kinds) or self.specified
+
+
+@dataclass
+class Injury:
+    kinds: set[str] = field(default_factory=set)  # strain | sprain
+    mechanism: bool = False  # lifting, a fall, other trauma, without the kind of injury
+    subsequent: bool = False  # later care, healing phase: 7th character D
+    active: bool = False  # active treatment documented: 7th character A
+    healing: bool = False  # the note documents routine care in the healing or recovery phase
+    specified: bool = False
+
+    @property
+    def explicit(self) -> bool:
+        return bool(self.kinds) or self.specified
+
+    @property
+    def documented(self) -> bool:
+        return self.explicit or self.mechanism
+
+
+@dataclass
+class Documented:
+    """What the record documents about one diagnosis."""
+
+    diagnosis: Diagnosis
+    family: str  # the diagnosis's own family: nonspecific | radicular | disc | injury | other
+    old_codes: tuple[str, ...]  # the coded nonspecific ICD-10-CM codes a suggestion replaces
+    reading: Reading
+    radicular: Radicular
+    disc: Disc
+    injury: Injury
+    back_pain: bool  # low back pain itself is documented (for an uncoded sciatica or disc)
+    vertebrogenic: bool
+
+    @property
+    def owner(self) -> str | None:
+        """Which specificity family speaks for this diagnosis (see the module's docstring)."""
+        if self.injury.explicit:
+            return "injury"
+        if self.disc.documented:
+            return "disc"
+        if self.radicular.documented:
+            return "radicular"
+        if self.injury.mechanism:
+            return "injury"
+        return None
+
+
+@dataclass
+class LowBackGroup:
+    """The pictures of the encounter's low back diagnoses, and which one leads."""
+
+    pictures: list[Documented]
+    # an uncoded (SNOMED CT, WHO ICD-10) diagnosis that gets the group's code, if any
+    uncoded_host: Documented | None
+    # coded nonspecific diagnoses merged into the uncoded host's code
+    led: list[Diagnosis]
+    # diagnoses coded only with radiculopathy or sciatica codes (M54.1-, M54.3-, M54.4-), which
+    # a disc code with radiculopathy (M51.1-) takes over: its Excludes1 notes forbid them beside it
+    radicular_coded_apart: list[Diagnosis] = field(default_factory=list)
+    _by_id: dict[int, Documented] = field(default_factory=dict, repr=False)
+
+    def of(self, diagnosis: Diagnosis) -> Documented | None:
+        return self._by_id.get(id(diagnosis))
+
+    def is_led(self, diagnosis: Diagnosis) -> bool:
+        return any(d is diagnosis for d in self.led)
+
+    @property
+    def coded_nonspecific(self) -> list[Documented]:
+        """Pictures of the coded nonspecific diagnoses that speak for themselves."""
+        return [p for p in self.pictures if p.old_codes and not self.is_led(p.diagnosis)]
+
+
+EMPTY_GROUP = LowBackGroup([], None, [], [])
+
+
+# -- memberships -------------------------------------------------------------------------------
+@dataclass
+class _Member:
+    """One diagnosis's membership of the low back ValueSets, by its coded ICD-10-CM codes and
+    (for an uncoded one) by its SNOMED CT codes and candidates."""
+
+    diagnosis: Diagnosis
+    coded_in: dict[str, list[str]]  # ValueSet -> the coded codes in it
+    documents: set[str]  # ValueSets its uncoded codes fall in
+    words: list[str]  # its codes in words (displays, ICD-10-CM titles): for side and level
+
+    def coded(self, valueset: str) -> bool:
+        return bool(self.coded_in.get(valueset))
+
+
+def _member(diagnosis: Diagnosis, terminology: Terminology) -> _Member:
+    store = terminology.store
+    coded_in = {}
+    for name in _VALUESETS:
+        contains = store.valueset(name).contains
+        inside = [c for c in diagnosis.coded if contains(ICD10CM_SYSTEM, c)]
+        if inside:
+            coded_in[name] = inside
+    documents: set[str] = set()
+    if diagnosis.uncoded:
+        pairs = [(c.system, c.code) for c in diagnosis.codes]
+        pairs += [(ICD10CM_SYSTEM, c) for c in diagnosis.candidates]
+        for name in _VALUESETS:
+            contains = store.valueset(name).contains
+            if any(contains(s, c) for s, c in pairs):
+                documents.add(name)
+    words = [c.display or "" for c in diagnosis.codes]
+    words += [terminology.icd.description(c) or "" for c in diagnosis.coded or
+              diagnosis.candidates]
+    return _Member(diagnosis, coded_in, documents, [w for w in words if w])
+
+
+def _family(member: _Member) -> str:
+    inside = set(member.coded_in) | member.documents
+    if inside & {DISC_SPECIFIED, DISC_DISPLACEMENT, DISC_DEGENERATION, DISC_NO_PATTERN}:
+        return "disc"
+    if inside & {SCIATICA, RADICULOPATHY, RADICULAR_SPECIFIED}:
+        return "radicular"
+    if INJURY in inside:
+        return "injury"
+    if NONSPECIFIC in inside:
+        return "nonspecific"
+    return "other"
+
+
+def _radicular_kinds(names: set[str]) -> set[str]:
+    kinds = set()
+    if SCIATICA in names:
+        kinds.add("sciatica")
+    if RADICULOPATHY in names or RADICULAR_SPECIFIED in names:
+        kinds.add("radiculopathy")
+    return kinds
+
+
+def _disc_kinds(names: set[str]) -> set[str]:
+    kinds = set()
+    if DISC_DISPLACEMENT in names or DISC_SPECIFIED in names:
+        kinds.add("displacement")
+    if DISC_DEGENERATION in names or DISC_NO_PATTERN in names:
+        kinds.add("degeneration")
+    return kinds
+
+
+@dataclass
+class _Contribution:
+    """What one other diagnosis adds to the pictures of the rest."""
+
+    radicular_specified: bool = False
+    disc_specified: bool = False
+    injury_specified: bool = False
+    back_pain: bool = False
+    radicular_kinds: frozenset[str] = frozenset()
+    disc_kinds: frozenset[str] = frozenset()
+    sides: frozenset[str] = frozenset()
+    radicular_regions: frozenset[str] = frozenset()
+    disc_regions: frozenset[str] = frozenset()
+    radicular_merge: bool = False  # a coded sciatica code, merged into the lumbago code
+    disc_merge: bool = False  # a coded degeneration code without its pain pattern
+
+
+class _Totals:
+    """The sum of every diagnosis's contribution, so that "the others" of one diagnosis is the
+    total minus its own, in constant time."""
+
+    def __init__(self, contributions: Iterable[_Contribution]):
+        self.flags: Counter[str] = Counter()
+        self.values: dict[str, Counter[str]] = {
+            name: Counter() for name in ("radicular_kinds", "disc_kinds", "sides",
+                                         "radicular_regions", "disc_regions")}
+        for item in contributions:
+            self._add(item, 1)
+
+    def _add(self, item: _Contribution, sign: int) -> None:
+        for name in ("radicular_specified", "disc_specified", "injury_specified", "back_pain"):
+            if getattr(item, name):
+                self.flags[name] += sign
+        for name, counter in self.values.items():
+            for value in getattr(item, name):
+                counter[value] += sign
+
+    def without(self, item: _Contribution, name: str) -> bool | set[str]:
+        if name in self.values:
+            own = getattr(item, name)
+            return {v for v, n in self.values[name].items() if n - (v in own) > 0}
+        return self.flags[name] - bool(getattr(item, name)) > 0
+
+
+# -- building ----------------------------------------------------------------------------------
+def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBackGroup:
+    """The pictures of every low back diagnosis of the encounter, and the group's leader."""
+    members = [_member(d, terminology) for d in facts.diagnoses]
+    reader = terminology.text
+    contributions = [_contribution(m, reader) for m in members]
+    totals = _Totals(contributions)
+    shared_evidence = list(facts.encounter_reason_codes)
+    shared_evidence_words = [_code_words(c, terminology) for c in shared_evidence]
+
+    pictures: list[Documented] = []
+    for member, own in zip(members, contributions, strict=True):
+        diagnosis = member.diagnosis
+        family = _family(member)
+        nonspecific_coded = member.coded_in.get(NONSPECIFIC, [])
+        if not (nonspecific_coded or member.coded(INJURY) or _coded_disc(member)
+                or (diagnosis.uncoded and family != "other")):
+            continue
+        pictures.append(_picture(facts, terminology, member, own, totals, family,
+                                 tuple(nonspecific_coded), shared_evidence,
+                                 shared_evidence_words))
+    group = _lead(pictures, members, facts, terminology)
+    group._by_id = {id(p.diagnosis): p for p in pictures}
+    return group
+
+
+def _coded_disc(member: _Member) -> bool:
+    """Coded as a disc displacement or degeneration (M51.2-, M51.3-), not yet with
+    radiculopathy (M51.1-)."""
+    return (member.coded(DISC_DISPLACEMENT) or member.coded(DISC_DEGENERATION)) and not (
+        member.coded(RADICULAR_SPECIFIED))
+
+
+def _contribution(member: _Member, reader) -> _Contribution:
+    coded = set(member.coded_in)
+    radicular_kinds = _radicular_kinds(member.documents)
+    disc_kinds = _disc_kinds(member.documents)
+    radicular_merge = SCIATICA in coded and RADICULAR_SPECIFIED not in coded
+    disc_merge = DISC_NO_PATTERN in coded and DISC_SPECIFIED not in coded
+    if radicular_merge:
+        radicular_kinds.add("sciatica")
+    # a radiculopathy or lumbago-with-sciatica code on the record documents the nerve too
+    if RADICULOPATHY in coded:
+        radicular_kinds.add("radiculopathy")
+    elif RADICULAR_SPECIFIED in coded and DORSALGIA in coded:
+        radicular_kinds.add("sciatica")
+    if disc_merge:
+        disc_kinds.add("degeneration")
+    sides: set[str] = set()
+    radicular_regions: set[str] = set()
+    disc_regions: set[str] = set()
+    if radicular_kinds or disc_kinds:
+        texts = list(member.words)
+        if radicular_kinds:
+            texts.append(member.diagnosis.code_text)
+        words = reader.read(*texts)
+        sides = words.sides(*RADICULAR_TEXT)
+        regions = _regions_of_words(texts, reader)
+        radicular_regions = regions if radicular_kinds else set()
+        disc_regions = regions if disc_kinds else set()
+    return _Contribution(
+        radicular_specified=RADICULAR_SPECIFIED in coded,
+        disc_specified=DISC_SPECIFIED in coded,
+        injury_specified=INJURY in coded,
+        back_pain=NONSPECIFIC in coded or NONSPECIFIC in member.documents,
+        radicular_kinds=frozenset(radicular_kinds),
+        disc_kinds=frozenset(disc_kinds),
+        sides=frozenset(sides),
+        radicular_regions=frozenset(radicular_regions),
+        disc_regions=frozenset(disc_regions),
+        radicular_merge=radicular_merge,
+        disc_merge=disc_merge,
+    )
+
+
+def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
+    """The texts a diagnosis is read from: its notes, code text and evidence, and the
+    Encounter's reason and type."""
+    return [*diagnosis.notes, diagnosis.code_text, *diagnosis.evidence_texts,
+            *facts.encounter_reason_texts, *facts.encounter_type_texts]
+
+
+def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _Totals,
+             family: str, old_codes: tuple[str, ...], shared_evidence: list[Code],
+             shared_evidence_words: list[list[str]]) -> Documented:
+    diagnosis = member.diagnosis
+    reader = terminology.text
+    reading = diagnosis.reading or reader.read(*texts_of(diagnosis, facts))
+    evidence = list(diagnosis.evidence_codes)
+    evidence_words = [_code_words(c, terminology) for c in evidence] + shared_evidence_words
+    evidence += shared_evidence
+    evidence_in = [_evidence_in(c, terminology) for c in evidence]
+
+    radicular, disc = Radicular(), Disc()
+    radicular_texts: list[str] = []
+    disc_texts: list[str] = []
+    for concept, kind in (("sciatica", "sciatica"), ("radiating_leg_pain", "radiating"),
+                          ("radiculopathy", "radiculopathy")):
+        if reading.present(concept):
+            radicular.kinds.add(kind)
+    for concept, kind in (("disc_displacement", "displacement"),
+                          ("disc_degeneration", "degeneration")):
+        if reading.present(concept):
+            disc.kinds.add(kind)
+    for names, words in zip(evidence_in, evidence_words, strict=True):
+        found = _radicular_kinds(names)
+        if found:
+            radicular.kinds |= found
+            radicular_texts += words
+        found = _disc_kinds(names)
+        if found:
+            disc.kinds |= found
+            disc_texts += words
+    # the diagnosis's own codes: a sciatica code beside the low back pain code, or, uncoded,
+    # what its SNOMED CT concept says
+    radicular.kinds |= own.radicular_kinds
+    disc.kinds |= own.disc_kinds
+    radicular.extra_codes = list(member.coded_in.get(SCIATICA, []))
+    disc.extra_codes = list(member.coded_in.get(DISC_NO_PATTERN, []))
+    if own.radicular_kinds or own.disc_kinds:
+        radicular_texts += member.words
+        disc_texts += member.words
+    # the others, summed once for the encounter
+    radicular.kinds |= totals.without(own, "radicular_kinds")
+    disc.kinds |= totals.without(own, "disc_kinds")
+    radicular.specified = bool(own.radicular_specified or totals.without(
+        own, "radicular_specified"))
+    disc.specified = bool(own.disc_specified or totals.without(own, "disc_specified"))
+
+    coded_words = reader.read(*radicular_texts)
+    sides = (reading.sides(*RADICULAR_TEXT) | coded_words.sides(*RADICULAR_TEXT)
+             | totals.without(own, "sides"))
+    if not sides:
+        sides = reading.sides(*SIDE_SUPPORT_TEXT)
+    radicular.side = _one_side(sides)
+    radicular.regions = (_regions(reading, reading.sentences_with(*RADICULAR_TEXT))
+                         | _regions_of_words(radicular_texts, reader)
+                         | totals.without(own, "radicular_regions"))
+    disc.regions = (_regions(reading, reading.sentences_with(*DISC_TEXT))
+                    | _regions_of_words(disc_texts, reader)
+                    | totals.without(own, "disc_regions"))
+
+    injury = _injury(diagnosis, facts, reading, evidence_in, terminology)
+    injury.specified = bool(own.injury_specified or totals.without(own, "injury_specified"))
+    back_pain = (bool(old_codes) or own.back_pain or bool(totals.without(own, "back_pain"))
+                 or reading.present("low_back_pain"))
+    return Documented(diagnosis, family, old_codes, reading, radicular, disc, injury,
+                      back_pain, reading.present("vertebrogenic"))
+
+
+def _lead(pictures: list[Documented], members: list[_Member], facts: EncounterFacts,
+          terminology: Terminology) -> LowBackGroup:
+    """Choose the group's leader and hand out the Conditions each card merges (see the module
+    docstring): every merged Condition goes to one card only."""
+    uncoded = [p for p in pictures if p.diagnosis.uncoded]
+    host = next((p for family in ("disc", "radicular") for p in uncoded if p.family == family),
+                None)
+    coded_nonspecific = [p for p in pictures if p.old_codes]
+    led: list[Diagnosis] = []
+    if host is not None:
+        led = [p.diagnosis for p in coded_nonspecific if p.owner != "injury"]
+    elif not coded_nonspecific:
+        host = next((p for p in uncoded if p.family == "nonspecific"), None)
+    if host is not None:
+        for picture in pictures:
+            if picture is not host and any(picture.diagnosis is d for d in led):
+                _take_documentation(host, picture)
+    # the coded Conditions a recoding merges: to the first card that recodes, never to two
+    radicular_merge = [m.diagnosis for m in members if m.coded(SCIATICA)
+                       and not m.coded(RADICULAR_SPECIFIED)]
+    disc_merge = [m.diagnosis for m in members if m.coded(DISC_NO_PATTERN)
+                  and not m.coded(DISC_SPECIFIED)]
+    radicular_coded_apart = [
+        m.diagnosis for m in members if m.coded(RADICULAR_SPECIFIED)
+        and all(terminology.in_valueset(DORSALGIA, ICD10CM_SYSTEM, c) for c in m.diagnosis.coded)]
+    speakers = [host] if host is not None else [p for p in coded_nonspecific]
+    for speaker in speakers[:1]:
+        me = speaker.diagnosis
+        speaker.radicular.absorb = [d for d in radicular_merge if d is not me]
+        speaker.disc.absorb = [d for d in disc_merge if d is not me]
+        if speaker.disc.kinds:
+            # radicular diagnoses coded apart merge into the disc code (M51.1 Excludes1 M54.16,
+            # M54.3; M54.4 Excludes1 M51.1-)
+            speaker.disc.absorb += [d for d in radicular_merge + radicular_coded_apart
+                                    if d is not me and d not in speaker.disc.absorb]
+            speaker.disc.extra_codes += [c for c in speaker.radicular.extra_codes
+                                         if c not in speaker.disc.extra_codes]
+    return LowBackGroup(pictures, host, led, radicular_merge + [
+        d for d in radicular_coded_apart if all(d is not m for m in radicular_merge)])
+
+
+def _take_documentation(host: Documented, led: Documented) -> None:
+    """The host speaks for the diagnoses it leads: what their notes document is its own."""
+    host.radicular.kinds |= led.radicular.kinds
+    host.disc.kinds |= led.disc.kinds
+    host.radicular.regions |= led.radicular.regions
+    host.disc.regions |= led.disc.regions
+    sides = {s for s in (host.radicular.side, led.radicular.side) if s}
+    host.radicular.side = _one_side(sides | ({"right", "left"} if "bilateral" in sides
+                                             else set()))
+    host.back_pain = True
+    host.vertebrogenic = host.vertebrogenic or led.vertebrogenic
+
+
+# -- pieces --------------------------------------------------------------------------------------
+def _evidence_in(code: Code, terminology: Terminology) -> set[str]:
+    """The low back ValueSets an evidence or reason code falls in (a SNOMED CT code directly,
+    or through its candidates)."""
+    store = terminology.store
+    pairs = [(code.system, code.code)]
+    if code.system != ICD10CM_SYSTEM:
+        pairs += [(ICD10CM_SYSTEM, c) for c in terminology.candidate_codes([code])]
+    return {name for name in _VALUESETS
+            if any(store.valueset(name).contains(s, c) for s, c in pairs)}
+
+
+def _code_words(code: Code, terminology: Terminology) -> list[str]:
+    """A coding in words: its display and the titles of its ICD-10-CM code or candidates."""
+    codes = [code.code] if code.system == ICD10CM_SYSTEM else terminology.candidate_codes([code])
+    words = [code.display or ""] + [terminology.icd.description(c) or "" for c in codes]
+    return [w for w in words if w]
+
+
+def _injury(diagnosis: Diagnosis, facts: EncounterFacts, reading: Reading,
+            evidence_in: list[set[str]], terminology: Terminology) -> Injury:
+    found = Injury()
+    if reading.present("strain"):
+        found.kinds.add("strain")
+    if reading.present("sprain"):
+        found.kinds.add("sprain")
+    found.mechanism = reading.present(*MECHANISM_TEXT)
+    for names in evidence_in:
+        if STRAIN in names:
+            found.kinds.add("strain")
+        elif SPRAIN in names:
+            found.kinds.add("sprain")
+    strain = terminology.store.valueset(STRAIN).contains
+    sprain = terminology.store.valueset(SPRAIN).contains
+    for earlier in facts.other_conditions:
+        if not earlier.is_active or not _before(earlier, diagnosis.date_of_service):
+            continue
+        if any(strain(ICD10CM_SYSTEM, c) for c in earlier.coded):
+            found.kinds.add("strain")
+            found.subsequent = True
+        elif any(sprain(ICD10CM_SYSTEM, c) for c in earlier.coded):
+            found.kinds.add("sprain")
+            found.subsequent = True
+    found.active = reading.present("active_treatment")
+    found.healing = reading.present("subsequent_care") and not found.active
+    if found.healing:
+        found.subsequent = True
+    return found
+
+
+def _regions(reading: Reading, sentences: set[int]) -> set[str]:
+    """lumbar / lumbosacral, from the level words in the sentences that state the finding."""
+    regions = set()
+    if reading.present_in(sentences, "lumbosacral_level"):
+        regions.add("lumbosacral")
+    if reading.present_in(sentences, "lumbar_level"):
+        regions.add("lumbar")
+    return regions
+
+
+def _regions_of_words(texts: list[str], reader) -> set[str]:
+    """lumbar / lumbosacral from the words of the codes a finding was coded with (a coded
+    lumbar code says "lumbar region")."""
+    regions = set()
+    for text in texts:
+        if not text:
+            continue
+        if reader.read(text).present("lumbosacral_level"):
+            regions.add("lumbosacral")
+        elif "lumbar" in text.lower():
+            regions.add("lumbar")
+    return regions
+
+
+def _one_side(sides: set[str]) -> str | None:
+    if "bilateral" in sides or {"right", "left"} <= sides:
+        return "bilateral"
+    if "right" in sides:
+        return "right"
+    if "left" in sides:
+        return "left"
+    return None
+
+
+def _before(diagnosis: Diagnosis, day: date) -> bool:
+    for key in ("onsetDateTime", "recordedDate"):
+        value = diagnosis.resource.get(key)
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return date.fromisoformat(value[:10]) < day
+            except ValueError:
+                continue
+    return True
