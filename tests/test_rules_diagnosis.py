@@ -277,7 +277,7 @@ def test_radicular_runs_on_order_sign_too():
         ("Degenerative disc disease at L4-5; pain is axial only, no radiation.", ["M51.360"]),
         ("L5-S1 disc degeneration.", ["M51.370"]),
         ("DDD L4-L5 with pain radiating to the left thigh.", ["M51.362", "M51.16"]),
-        ("Lumbar radiculopathy from degenerative disc disease at L4-5.", ["M51.16", "M51.362"]),
+        ("Lumbar radiculopathy from degenerative disc disease at L4-5.", ["M51.16"]),  # M51.1- only
     ],
 )
 def test_disc_fires_with_the_code_for_kind_pattern_and_level(note, expected):

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..cards import CardRenderer
 from ..errors import CdsError
-from ..facts import build_facts
+from ..facts import EncounterFacts, build_facts
 from ..rules import Finding, run_rules
 from ..terminology import Terminology
 from .prefetch import Fetcher, resolve_prefetch
@@ -22,6 +22,7 @@ class HookResult:
     findings: list[Finding]
     response: dict[str, Any]
     rule_ids: list[str] = field(default_factory=list)
+    facts: EncounterFacts | None = None
 
 
 class HookPipeline:
@@ -47,4 +48,5 @@ class HookPipeline:
         )
         findings = run_rules(facts, self.terminology)
         cards = self.renderer.render(findings, resolved.fetch_failed)
-        return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings])
+        return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings],
+                          facts)

@@ -28,8 +28,10 @@ from ..terminology import (
     SNOMED_SYSTEM,
     Terminology,
 )
-from ._fhir import new_condition, recoded
+from ._excludes import drop_choices
+from ._fhir import new_condition, recoded, without_codes
 from ._findings import Action, Suggestion
+from ._memo import request_memo
 
 FINDING_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/lbp-documented-finding"
 FINDING_MAP = "LbpDocumentedFindingToIcd10cm"
@@ -68,14 +70,28 @@ def finding_code(terminology: Terminology, finding: str, day: date) -> str | Non
 
 
 # -- pictures the specificity rules speak for ------------------------------------------------
-def owned_pictures(facts: EncounterFacts, owner: str | None) -> Iterator[Documented]:
-    """The coded nonspecific diagnoses whose picture the rule of ``owner`` speaks for (one
-    led by an uncoded diagnosis is spoken for by that diagnosis's card)."""
+def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Terminology
+                   ) -> Iterator[Documented]:
+    """The coded nonspecific diagnoses whose picture the rule of ``owner`` speaks for. One led
+    by an uncoded diagnosis is spoken for by that diagnosis's card; one whose code is not
+    billable on the date of service by invalid-code's card, which offers the same codes."""
     if facts.low_back is None:
         return
     for seen in facts.low_back.coded_nonspecific:
-        if seen.owner == owner:
+        day = seen.diagnosis.date_of_service
+        if seen.owner == owner and all(terminology.icd.is_billable(c, day)
+                                       for c in seen.old_codes):
             yield seen
+
+
+def recoding(seen: Documented) -> tuple[list[str], list[Diagnosis]]:
+    """The codes a recoding of ``seen`` replaces (its nonspecific codes, and the codes of its
+    family it carries beside them) and the other Conditions it merges."""
+    if seen.owner == "radicular":
+        return [*seen.old_codes, *seen.radicular.extra_codes], seen.radicular.absorb
+    if seen.owner == "disc":
+        return [*seen.old_codes, *seen.disc.extra_codes], seen.disc.absorb
+    return list(seen.old_codes), []
 
 
 # -- choosing codes ------------------------------------------------------------------------
@@ -132,7 +148,9 @@ def _disc_findings(kinds: set[str], radicular: set[str], back_pain: bool) -> lis
             chosen.append("disc-degeneration-back-pain")
         return chosen
     if nerve:
-        return ["disc-radicular", with_leg]
+        # sciatica or radiculopathy from the disc: M51.1- (its inclusion term "Sciatica due to
+        # intervertebral disc disorder"); a degeneration code would leave it uncoded
+        return ["disc-radicular"]
     if leg_pain:
         return [with_leg, "disc-radicular"]
     return ["disc-degeneration-back-pain" if back_pain else "disc-degeneration-no-pain"]
@@ -185,6 +203,21 @@ def more_specific_options(seen: Documented, day: date, terminology: Terminology
     return vertebrogenic_options(seen, day, terminology)
 
 
+_LUMBOSACRAL_DISC = ("M51.27", "M51.37")
+
+
+def disc_radicular_option(seen: Documented, code: str, day: date, terminology: Terminology
+                          ) -> Option | None:
+    """A disc coded without its radiculopathy (M51.2-, M51.3-) while sciatica or radiculopathy
+    is documented: M51.1- for the coded level."""
+    if not code.startswith(("M51.2", "M51.3")) or not seen.radicular.kinds & {
+            "sciatica", "radiculopathy"}:
+        return None
+    region = "lumbosacral" if code.startswith(_LUMBOSACRAL_DISC) else "lumbar"
+    found = finding_code(terminology, f"disc-radicular-{region}", day)
+    return Option("disc_radicular", found) if found else None
+
+
 def default_options(diagnosis: Diagnosis, day: date, terminology: Terminology
                     ) -> list[Option]:
     """An uncoded diagnosis's candidates, as billable on ``day``."""
@@ -197,23 +230,75 @@ def default_options(diagnosis: Diagnosis, day: date, terminology: Terminology
 
 
 # -- suggestions ---------------------------------------------------------------------------
+@dataclass
+class _Conflicts:
+    removals: list[Action]
+    blocked: bool  # a code on the record already stands for the new one (its note keeps it)
+
+
+def excludes_conflicts(facts: EncounterFacts, terminology: Terminology, new: str,
+                       skip: Iterable[Diagnosis]) -> _Conflicts:
+    """What a new code on a diagnosis does to the codes left on the encounter: each coded code
+    it excludes (Excludes1) is taken off (its coding, or its Condition when nothing else is
+    left), so that nothing introduced conflicts with what remains; ``blocked`` when a coded code
+    is where the new one's condition is coded (offer nothing: it is coded already)."""
+    skipped = {id(d) for d in skip}
+    removals: list[Action] = []
+    for other, code in _coded_excluding(facts, terminology, new):
+        if id(other) in skipped:
+            continue
+        _, recommended = drop_choices(terminology, new, code)
+        if recommended == new:
+            return _Conflicts([], True)
+        resource = without_codes(other, [code])
+        if resource is not None:
+            removals.append(Action("update", "remove_excluded", resource=resource))
+        elif other.reference:
+            removals.append(Action("delete", "remove_merged", resource_id=other.reference))
+    return _Conflicts(removals, False)
+
+
+def _coded_excluding(facts: EncounterFacts, terminology: Terminology, new: str
+                     ) -> list[tuple[Diagnosis, str]]:
+    """The (diagnosis, coded code) pairs of the encounter in an Excludes1 relation with
+    ``new``; worked out once per request and code, over the distinct codes."""
+    memo = request_memo(facts).setdefault("excluding", {})
+    if new not in memo:
+        icd = terminology.icd
+        holders: dict[str, list[Diagnosis]] = {}
+        for diagnosis in facts.diagnoses:
+            for code in diagnosis.coded:
+                holders.setdefault(code, []).append(diagnosis)
+        memo[new] = [(d, code) for code, found in holders.items()
+                     if code != new and icd.exists(code) and icd.excludes1_conflict(new, code)
+                     for d in found]
+    return memo[new]
+
+
 def code_change(option: Option, facts: EncounterFacts, diagnosis: Diagnosis,
                 old: Iterable[str], terminology: Terminology,
-                merged: Iterable[Diagnosis] = (), label: str | None = None) -> Suggestion:
+                merged: Iterable[Diagnosis] = (), label: str | None = None
+                ) -> Suggestion | None:
     """A suggestion that recodes ``diagnosis``: an ``update`` carrying the whole Condition with
     its ``old`` ICD-10-CM codes replaced by the option's code (added, for an uncoded one); a
     ``create`` for the option's second code (the other side); one ``delete`` for each other
-    Condition whose content the new code takes over. Wording keys of the rule's template:
-    labels.<label>, actions.replace / add_code / create_also / remove_merged."""
+    Condition whose content the new code takes over, and the removal of every coded code the
+    new one excludes (``excludes_conflicts``). None when a coded code already stands for it.
+    Wording keys of the rule's template: labels.<label>, actions.replace / add_code /
+    create_also / remove_merged / remove_excluded."""
     old = list(old)
     icd = terminology.icd
     merged = [d for d in merged if d.reference and d is not diagnosis]
+    conflicts = excludes_conflicts(facts, terminology, option.code, [diagnosis, *merged])
+    if conflicts.blocked:
+        return None
     actions = [Action("update", "replace" if old else "add_code",
                       resource=recoded(diagnosis, old, option.code, terminology))]
     if option.also:
         actions.append(Action("create", "create_also",
                               resource=new_condition(facts, option.also, terminology, diagnosis)))
     actions += [Action("delete", "remove_merged", resource_id=d.reference) for d in merged]
+    actions += conflicts.removals
     return Suggestion(label or option.label, actions, params={
         "old": ", ".join(old),
         "new": option.code,
@@ -249,6 +334,17 @@ def system_name(diagnosis: Diagnosis) -> str:
     """The code system a diagnosis is coded in, as a card names it."""
     return next((_SYSTEM_NAMES[c.system] for c in diagnosis.codes if c.system in _SYSTEM_NAMES),
                 "another code system")
+
+
+def changes(options: Iterable[Option], facts: EncounterFacts, diagnosis: Diagnosis,
+            old: Iterable[str], terminology: Terminology, merged: Iterable[Diagnosis] = (),
+            label: str | None = None) -> list[Suggestion]:
+    """``code_change`` for each option not already coded on the encounter."""
+    on_encounter = facts.coded_on_encounter
+    old, merged = list(old), list(merged)
+    found = (code_change(o, facts, diagnosis, old, terminology, merged, label)
+             for o in options if o.code not in on_encounter)
+    return [s for s in found if s is not None]
 
 
 def recommend_first(suggestions: list[Suggestion]) -> None:

@@ -26,7 +26,7 @@ from ._excludes import drop_choices
 from ._findings import Suggestion
 from ._lbp import (
     Option,
-    code_change,
+    changes,
     default_options,
     more_specific_options,
     recommend_first,
@@ -103,7 +103,7 @@ def specific_plan(facts: EncounterFacts, terminology: Terminology, owner: str
 def plan_suggestions(plan: UncodedPlan, facts: EncounterFacts, terminology: Terminology
                      ) -> list[Suggestion]:
     """The suggestions that add each option's code to the uncoded host, merging what it leads."""
-    suggestions = [code_change(option, facts, plan.host.diagnosis, [], terminology, plan.merged)
-                   for option in plan.options]
+    suggestions = changes(plan.options, facts, plan.host.diagnosis, [], terminology,
+                          plan.merged)
     recommend_first(suggestions)
     return suggestions

@@ -105,6 +105,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         note = icd.excludes1_conflict(first, second)
         if note is None:
             continue
+        day = by_code[first][0].date_of_service
+        if not (icd.is_billable(first, day) and icd.is_billable(second, day)):
+            continue  # invalid-code's card first: which code stays is decided among valid ones
         holders = {id(d) for d in by_code[first]} & {id(d) for d in by_code[second]}
         same = bool(holders)
         drops, recommended = drop_choices(terminology, first, second)

@@ -32,9 +32,11 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     if plan is None or plan.state != "missing" or plan.specific:
         return []
     diagnosis = plan.host.diagnosis
-    suggestions = [code_change(option, facts, diagnosis, [], terminology, plan.merged,
-                               label="add_both" if option.also else "add")
-                   for option in plan.options]
+    suggestions = [s for s in (code_change(option, facts, diagnosis, [], terminology, plan.merged,
+                                           label="add_both" if option.also else "add")
+                               for option in plan.options) if s is not None]
+    if not suggestions:
+        return []
     recommend_first(suggestions)
     system = system_name(diagnosis)
     return [Finding(RULE_ID, params={

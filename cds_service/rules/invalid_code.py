@@ -10,10 +10,11 @@ code data from the CDC ICD-10-CM April 1, 2026 release, dated history in
 
 from __future__ import annotations
 
-from ..facts import EncounterFacts
+from ..facts import Diagnosis, EncounterFacts
 from ..terminology import Terminology
-from ._fhir import recoded
+from ._fhir import without_codes
 from ._findings import Action, Finding, Suggestion
+from ._lbp import Option, changes, disc_radicular_option, more_specific_options, recoding
 
 RULE_ID = "invalid-code"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -39,6 +40,18 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 reason = "needs_more_characters"
             else:
                 reason = "not_billable"
+            suggestions = changes([Option("replace", new) for new in replacements], facts,
+                                  diagnosis, [code], terminology)
+            documented = _documented(facts, diagnosis, code, terminology)
+            if documented:
+                suggestions = documented
+            if not suggestions and replacements:
+                # every replacement is coded already, or a code on the record stands for it
+                removal = _removal(diagnosis, code)
+                suggestions = [Suggestion("remove", [removal], params={"old": code})] if (
+                    removal) else []
+            offered = [s.params["new"] for s in suggestions if s.params.get("new")]
+            replacements = offered or replacements
             findings.append(
                 Finding(
                     RULE_ID,
@@ -49,19 +62,49 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                         "reason": reason,
                         "changed_on": (retired or not_yet or day).isoformat(),
                         "replacements": [(r, icd.description(r) or "") for r in replacements],
+                        "documented": ", ".join(sorted(_what(facts, diagnosis))) if (
+                            documented) else "",
                     },
-                    suggestions=[
-                        Suggestion(
-                            "replace",
-                            params={"old": code, "new": new, "display": icd.description(new)},
-                            actions=[
-                                Action("update", "replace",
-                                       resource=recoded(diagnosis, [code], new, terminology))
-                            ],
-                        )
-                        for new in replacements
-                    ],
+                    suggestions=suggestions,
                     target=diagnosis.reference,
                 )
             )
     return findings
+
+
+def _documented(facts: EncounterFacts, diagnosis: Diagnosis, code: str,
+                terminology: Terminology) -> list[Suggestion]:
+    """For a nonspecific low back pain code that is not billable (M54.5 after 2021-10-01) on a
+    diagnosis whose record documents more: the code the documentation supports, as the
+    specificity rules would offer it (they leave this diagnosis to this card)."""
+    group = facts.low_back
+    seen = group.of(diagnosis) if group else None
+    if seen is None:
+        return []
+    day = diagnosis.date_of_service
+    if code in seen.old_codes and not group.is_led(diagnosis):
+        old, merged = recoding(seen)
+        return changes(more_specific_options(seen, day, terminology), facts, diagnosis, old,
+                       terminology, merged, label="replace")
+    option = disc_radicular_option(seen, code, day, terminology)
+    if option is None:
+        return []
+    return changes([option], facts, diagnosis, [code], terminology,
+                   group.radicular_coded_apart, label="replace")
+
+
+def _removal(diagnosis: Diagnosis, code: str) -> Action | None:
+    resource = without_codes(diagnosis, [code])
+    if resource is not None:
+        return Action("update", "remove_invalid", resource=resource)
+    if diagnosis.reference:
+        return Action("delete", "delete_invalid", resource_id=diagnosis.reference)
+    return None
+
+
+def _what(facts: EncounterFacts, diagnosis: Diagnosis) -> set[str]:
+    seen = facts.low_back.of(diagnosis) if facts.low_back else None
+    if seen is None:
+        return set()
+    return {*seen.radicular.kinds, *seen.disc.kinds, *seen.injury.kinds} | (
+        {"vertebrogenic pain"} if seen.vertebrogenic else set())

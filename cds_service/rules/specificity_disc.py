@@ -16,10 +16,10 @@ from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import Finding
 from ._lbp import (
-    Option,
+    changes,
     code_change,
     disc_options,
-    finding_code,
+    disc_radicular_option,
     offered_params,
     owned_pictures,
     recommend_first,
@@ -32,16 +32,14 @@ HOOKS = ("order-sign", "encounter-discharge")
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = facts.coded_on_encounter
-    for seen in owned_pictures(facts, "disc"):
+    for seen in owned_pictures(facts, "disc", terminology):
         diagnosis, disc = seen.diagnosis, seen.disc
         if disc.specified or not disc.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *disc.extra_codes]
-        suggestions = [code_change(option, facts, diagnosis, old, terminology, disc.absorb)
-                       for option in disc_options(seen, day, terminology)
-                       if option.code not in on_encounter]
+        suggestions = changes(disc_options(seen, day, terminology), facts, diagnosis, old,
+                              terminology, disc.absorb)
         if not suggestions:
             continue
         recommend_first(suggestions)
@@ -55,8 +53,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "merged": bool(disc.absorb or disc.extra_codes),
         }, suggestions=suggestions, target=diagnosis.reference))
     plan = specific_plan(facts, terminology, "disc")
-    if plan is not None:
-        suggestions = plan_suggestions(plan, facts, terminology)
+    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
+    if plan is not None and suggestions:
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "case": "nonspecific",
@@ -68,9 +66,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         }, suggestions=suggestions, target=plan.host.diagnosis.reference))
     findings += _disc_with_radiculopathy(facts, terminology)
     return findings
-
-
-_LUMBOSACRAL = ("M51.27", "M51.37")
 
 
 def _disc_with_radiculopathy(facts: EncounterFacts, terminology: Terminology
@@ -86,18 +81,20 @@ def _disc_with_radiculopathy(facts: EncounterFacts, terminology: Terminology
     on_encounter = facts.coded_on_encounter
     for seen in group.pictures:
         diagnosis = seen.diagnosis
-        disc_codes = [c for c in diagnosis.coded if c.startswith(("M51.2", "M51.3"))]
-        if not disc_codes or seen.old_codes or not seen.radicular.kinds & {
-                "sciatica", "radiculopathy"}:
+        day = diagnosis.date_of_service
+        # a code not billable on the date of service is invalid-code's, which offers M51.1- too
+        disc_codes = [c for c in diagnosis.coded if c.startswith(("M51.2", "M51.3"))
+                      and terminology.icd.is_billable(c, day)]
+        if not disc_codes or seen.old_codes:
             continue
-        region = "lumbosacral" if disc_codes[0].startswith(_LUMBOSACRAL) else "lumbar"
-        code = finding_code(terminology, f"disc-radicular-{region}",
-                            diagnosis.date_of_service)
-        if not code or code in on_encounter:
+        option = disc_radicular_option(seen, disc_codes[0], day, terminology)
+        if option is None or option.code in on_encounter:
             continue
+        region = "lumbosacral" if option.code == "M51.17" else "lumbar"
         merged, merged_once = [d for d in merged_once if d is not diagnosis], []
-        suggestion = code_change(Option("disc_radicular", code), facts, diagnosis, disc_codes,
-                                 terminology, merged)
+        suggestion = code_change(option, facts, diagnosis, disc_codes, terminology, merged)
+        if suggestion is None:
+            continue
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, [suggestion]),
             "code": disc_codes[0],

@@ -19,6 +19,7 @@ from ..terminology import ICD10CM_SYSTEM, Terminology
 from ._findings import Finding
 from ._lbp import (
     Option,
+    changes,
     code_change,
     injury_options,
     offered_params,
@@ -35,15 +36,13 @@ STRAIN_OR_SPRAIN = "LumbarInjury"
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = facts.coded_on_encounter
-    for seen in owned_pictures(facts, "injury"):
+    for seen in owned_pictures(facts, "injury", terminology):
         diagnosis, injury = seen.diagnosis, seen.injury
         if injury.specified:
             continue
         day = diagnosis.date_of_service
-        suggestions = [code_change(option, facts, diagnosis, seen.old_codes, terminology)
-                       for option in injury_options(seen, day, terminology)
-                       if option.code not in on_encounter]
+        suggestions = changes(injury_options(seen, day, terminology), facts, diagnosis,
+                              seen.old_codes, terminology)
         if not suggestions:
             continue
         if injury.kinds:
@@ -57,8 +56,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             # a mechanism without the kind of injury is a prompt, not a coding error
             indicator=None if injury.kinds else "info"))
     plan = specific_plan(facts, terminology, "injury")
-    if plan is not None:
-        suggestions = plan_suggestions(plan, facts, terminology)
+    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
+    if plan is not None and suggestions:
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "case": "nonspecific",
@@ -84,6 +83,8 @@ def _phase_of_care(facts: EncounterFacts, terminology: Terminology) -> list[Find
                 continue
             option = Option("phase", subsequent)
             suggestion = code_change(option, facts, seen.diagnosis, [code], terminology)
+            if suggestion is None:
+                continue
             findings.append(Finding(RULE_ID, params={
                 **offered_params(seen, [suggestion]),
                 "code": code,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import code_change, offered_params, owned_pictures, radicular_options, recommend_first
+from ._lbp import changes, offered_params, owned_pictures, radicular_options, recommend_first
 from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-radicular"
@@ -26,16 +26,14 @@ HOOKS = ("order-sign", "encounter-discharge")
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = facts.coded_on_encounter
-    for seen in owned_pictures(facts, "radicular"):
+    for seen in owned_pictures(facts, "radicular", terminology):
         diagnosis, radicular = seen.diagnosis, seen.radicular
         if radicular.specified or not radicular.kinds:
             continue
         day = diagnosis.date_of_service
         old = [*seen.old_codes, *radicular.extra_codes]
-        suggestions = [code_change(option, facts, diagnosis, old, terminology, radicular.absorb)
-                       for option in radicular_options(seen, day, terminology)
-                       if option.code not in on_encounter]
+        suggestions = changes(radicular_options(seen, day, terminology), facts, diagnosis, old,
+                              terminology, radicular.absorb)
         if not suggestions:
             continue
         recommend_first(suggestions)
@@ -46,8 +44,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "merged": bool(radicular.absorb or radicular.extra_codes),
         }, suggestions=suggestions, target=diagnosis.reference))
     plan = specific_plan(facts, terminology, "radicular")
-    if plan is not None:
-        suggestions = plan_suggestions(plan, facts, terminology)
+    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
+    if plan is not None and suggestions:
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "kinds": sorted(plan.host.radicular.kinds),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import code_change, offered_params, owned_pictures, vertebrogenic_options
+from ._lbp import changes, offered_params, owned_pictures, vertebrogenic_options
 from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-vertebrogenic"
@@ -23,23 +23,22 @@ HOOKS = ("order-sign", "encounter-discharge")
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
-    on_encounter = facts.coded_on_encounter
     # only a diagnosis no other specificity rule speaks for
-    for seen in owned_pictures(facts, None):
+    for seen in owned_pictures(facts, None, terminology):
         diagnosis = seen.diagnosis
-        options = [o for o in vertebrogenic_options(seen, diagnosis.date_of_service, terminology)
-                   if o.code not in on_encounter]
-        if not options:
+        found = changes(vertebrogenic_options(seen, diagnosis.date_of_service, terminology),
+                        facts, diagnosis, seen.old_codes, terminology)
+        if not found:
             continue
-        suggestion = code_change(options[0], facts, diagnosis, seen.old_codes, terminology)
+        suggestion = found[0]
         findings.append(Finding(RULE_ID, params={
             **offered_params(seen, [suggestion]),
             "new": suggestion.params["new"],
             "display": suggestion.params["display"],
         }, suggestions=[suggestion], target=diagnosis.reference))
     plan = specific_plan(facts, terminology, None)
-    if plan is not None:
-        suggestions = plan_suggestions(plan, facts, terminology)
+    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
+    if plan is not None and suggestions:
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "new": suggestions[0].params["new"],
