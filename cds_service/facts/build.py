@@ -96,8 +96,12 @@ def build_facts(
         prior_procedures=prior,
         coverages=coverages,
     )
+    readings: dict[tuple[str, ...], Any] = {}  # the same texts are read once per request
     for fact in diagnoses:
-        fact.reading = terminology.text.read(*texts_of(fact, facts))
+        texts = tuple(texts_of(fact, facts))
+        if texts not in readings:
+            readings[texts] = terminology.text.read(*texts)
+        fact.reading = readings[texts]
     facts.low_back = document_low_back(facts, terminology)
     return facts
 

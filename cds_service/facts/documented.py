@@ -157,12 +157,15 @@ class LowBackGroup:
         return self._by_id.get(id(diagnosis))
 
     def is_led(self, diagnosis: Diagnosis) -> bool:
-        return any(d is diagnosis for d in self.led)
+        return id(diagnosis) in self._led_ids
 
     @property
     def coded_nonspecific(self) -> list[Documented]:
         """Pictures of the coded nonspecific diagnoses that speak for themselves."""
         return [p for p in self.pictures if p.old_codes and not self.is_led(p.diagnosis)]
+
+    def __post_init__(self) -> None:
+        self._led_ids = {id(d) for d in self.led}
 
 
 EMPTY_GROUP = LowBackGroup([], None, [], [])
@@ -181,6 +184,20 @@ class _Member:
 
     def coded(self, valueset: str) -> bool:
         return bool(self.coded_in.get(valueset))
+
+
+def _members(diagnoses: list[Diagnosis], terminology: Terminology) -> list[_Member]:
+    """Every diagnosis's membership; diagnoses with the same codes share the work (an abnormal
+    record repeats the same few codes thousands of times)."""
+    known: dict[tuple, _Member] = {}
+    members = []
+    for diagnosis in diagnoses:
+        key = (diagnosis.codes, diagnosis.candidates)
+        model = known.get(key)
+        if model is None:
+            model = known[key] = _member(diagnosis, terminology)
+        members.append(_Member(diagnosis, model.coded_in, model.documents, model.words))
+    return members
 
 
 def _member(diagnosis: Diagnosis, terminology: Terminology) -> _Member:
@@ -283,14 +300,22 @@ class _Totals:
 # -- building ----------------------------------------------------------------------------------
 def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBackGroup:
     """The pictures of every low back diagnosis of the encounter, and the group's leader."""
-    members = [_member(d, terminology) for d in facts.diagnoses]
+    members = _members(facts.diagnoses, terminology)
     reader = terminology.text
-    contributions = [_contribution(m, reader) for m in members]
+    known: dict[tuple, _Contribution] = {}
+    contributions = []
+    for member in members:
+        key = (id(member.coded_in), member.diagnosis.code_text)
+        if key not in known:
+            known[key] = _contribution(member, reader)
+        contributions.append(known[key])
     totals = _Totals(contributions)
     shared_evidence = list(facts.encounter_reason_codes)
     shared_evidence_words = [_code_words(c, terminology) for c in shared_evidence]
 
     pictures: list[Documented] = []
+    earlier = _earlier_injuries(facts, terminology)
+    seen_before: dict[tuple, Documented] = {}
     for member, own in zip(members, contributions, strict=True):
         diagnosis = member.diagnosis
         family = _family(member)
@@ -298,9 +323,18 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
         if not (nonspecific_coded or member.coded(INJURY) or _coded_disc(member)
                 or (diagnosis.uncoded and family != "other")):
             continue
-        pictures.append(_picture(facts, terminology, member, own, totals, family,
-                                 tuple(nonspecific_coded), shared_evidence,
-                                 shared_evidence_words))
+        # the same codes, texts and evidence read the same: worked out once per request
+        key = (id(member.coded_in), id(own), id(diagnosis.reading), diagnosis.evidence_codes,
+               diagnosis.date_of_service, diagnosis.candidates)
+        twin = seen_before.get(key)
+        if twin is not None:
+            pictures.append(_copy(twin, diagnosis))
+            continue
+        picture = _picture(facts, terminology, member, own, totals, family,
+                           tuple(nonspecific_coded), shared_evidence, shared_evidence_words,
+                           earlier)
+        seen_before[key] = picture
+        pictures.append(picture)
     group = _lead(pictures, members, facts, terminology)
     group._by_id = {id(p.diagnosis): p for p in pictures}
     return group
@@ -362,9 +396,39 @@ def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
             *facts.encounter_reason_texts, *facts.encounter_type_texts]
 
 
+def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
+    """Another diagnosis's picture, for one whose codes, texts and evidence are the same."""
+    return Documented(
+        diagnosis, twin.family, twin.old_codes, twin.reading,
+        Radicular(set(twin.radicular.kinds), twin.radicular.side, set(twin.radicular.regions),
+                  twin.radicular.specified, [], list(twin.radicular.extra_codes)),
+        Disc(set(twin.disc.kinds), set(twin.disc.regions), twin.disc.specified, [],
+             list(twin.disc.extra_codes)),
+        Injury(set(twin.injury.kinds), twin.injury.mechanism, twin.injury.subsequent,
+               twin.injury.active, twin.injury.healing, twin.injury.specified),
+        twin.back_pain, twin.vertebrogenic)
+
+
+def _earlier_injuries(facts: EncounterFacts, terminology: Terminology
+                      ) -> list[tuple[Diagnosis, str]]:
+    """The patient's earlier strain or sprain Conditions still active: (Condition, kind)."""
+    strain = terminology.store.valueset(STRAIN).contains
+    sprain = terminology.store.valueset(SPRAIN).contains
+    found = []
+    for earlier in facts.other_conditions:
+        if not earlier.is_active:
+            continue
+        if any(strain(ICD10CM_SYSTEM, c) for c in earlier.coded):
+            found.append((earlier, "strain"))
+        elif any(sprain(ICD10CM_SYSTEM, c) for c in earlier.coded):
+            found.append((earlier, "sprain"))
+    return found
+
+
 def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _Totals,
              family: str, old_codes: tuple[str, ...], shared_evidence: list[Code],
-             shared_evidence_words: list[list[str]]) -> Documented:
+             shared_evidence_words: list[list[str]],
+             earlier: list[tuple[Diagnosis, str]]) -> Documented:
     diagnosis = member.diagnosis
     reader = terminology.text
     reading = diagnosis.reading or reader.read(*texts_of(diagnosis, facts))
@@ -422,7 +486,7 @@ def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _T
                     | _regions_of_words(disc_texts, reader)
                     | totals.without(own, "disc_regions"))
 
-    injury = _injury(diagnosis, facts, reading, evidence_in, terminology)
+    injury = _injury(diagnosis, earlier, reading, evidence_in)
     injury.specified = bool(own.injury_specified or totals.without(own, "injury_specified"))
     back_pain = (bool(old_codes) or own.back_pain or bool(totals.without(own, "back_pain"))
                  or reading.present("low_back_pain"))
@@ -444,8 +508,9 @@ def _lead(pictures: list[Documented], members: list[_Member], facts: EncounterFa
     elif not coded_nonspecific:
         host = next((p for p in uncoded if p.family == "nonspecific"), None)
     if host is not None:
+        led_ids = {id(d) for d in led}
         for picture in pictures:
-            if picture is not host and any(picture.diagnosis is d for d in led):
+            if picture is not host and id(picture.diagnosis) in led_ids:
                 _take_documentation(host, picture)
     # the coded Conditions a recoding merges: to the first card that recodes, never to two
     radicular_merge = [m.diagnosis for m in members if m.coded(SCIATICA)
@@ -463,12 +528,16 @@ def _lead(pictures: list[Documented], members: list[_Member], facts: EncounterFa
         if speaker.disc.kinds:
             # radicular diagnoses coded apart merge into the disc code (M51.1 Excludes1 M54.16,
             # M54.3; M54.4 Excludes1 M51.1-)
-            speaker.disc.absorb += [d for d in radicular_merge + radicular_coded_apart
-                                    if d is not me and d not in speaker.disc.absorb]
+            absorbed = {id(d) for d in speaker.disc.absorb}
+            for d in radicular_merge + radicular_coded_apart:
+                if d is not me and id(d) not in absorbed:
+                    absorbed.add(id(d))
+                    speaker.disc.absorb.append(d)
             speaker.disc.extra_codes += [c for c in speaker.radicular.extra_codes
                                          if c not in speaker.disc.extra_codes]
+    merged_ids = {id(d) for d in radicular_merge}
     return LowBackGroup(pictures, host, led, radicular_merge + [
-        d for d in radicular_coded_apart if all(d is not m for m in radicular_merge)])
+        d for d in radicular_coded_apart if id(d) not in merged_ids])
 
 
 def _take_documentation(host: Documented, led: Documented) -> None:
@@ -503,8 +572,8 @@ def _code_words(code: Code, terminology: Terminology) -> list[str]:
     return [w for w in words if w]
 
 
-def _injury(diagnosis: Diagnosis, facts: EncounterFacts, reading: Reading,
-            evidence_in: list[set[str]], terminology: Terminology) -> Injury:
+def _injury(diagnosis: Diagnosis, earlier_injuries: list[tuple[Diagnosis, str]],
+            reading: Reading, evidence_in: list[set[str]]) -> Injury:
     found = Injury()
     if reading.present("strain"):
         found.kinds.add("strain")
@@ -516,16 +585,9 @@ def _injury(diagnosis: Diagnosis, facts: EncounterFacts, reading: Reading,
             found.kinds.add("strain")
         elif SPRAIN in names:
             found.kinds.add("sprain")
-    strain = terminology.store.valueset(STRAIN).contains
-    sprain = terminology.store.valueset(SPRAIN).contains
-    for earlier in facts.other_conditions:
-        if not earlier.is_active or not _before(earlier, diagnosis.date_of_service):
-            continue
-        if any(strain(ICD10CM_SYSTEM, c) for c in earlier.coded):
-            found.kinds.add("strain")
-            found.subsequent = True
-        elif any(sprain(ICD10CM_SYSTEM, c) for c in earlier.coded):
-            found.kinds.add("sprain")
+    for earlier, kind in earlier_injuries:
+        if _before(earlier, diagnosis.date_of_service):
+            found.kinds.add(kind)
             found.subsequent = True
     found.active = reading.present("active_treatment")
     found.healing = reading.present("subsequent_care") and not found.active

@@ -9,6 +9,7 @@ docstring. Modules are discovered, so adding a rule is one module and one templa
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from types import ModuleType
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from ._findings import Action, ActionType, Finding, Suggestion
+from ._findings import MAX_FINDINGS_PER_RULE, Action, ActionType, Finding, Suggestion
+
+log = logging.getLogger(__name__)
 
 Evaluate = Callable[[EncounterFacts, Terminology], list[Finding]]
 
@@ -51,5 +54,10 @@ def run_rules(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings: list[Finding] = []
     for rule in RULES:
         if facts.hook in rule.hooks:
-            findings.extend(rule.evaluate(facts, terminology))
+            found = rule.evaluate(facts, terminology)
+            if len(found) >= MAX_FINDINGS_PER_RULE:
+                log.warning("rule %s: %d findings or more on one call; the first kept",
+                            rule.id, MAX_FINDINGS_PER_RULE)
+                found = found[:MAX_FINDINGS_PER_RULE]
+            findings.extend(found)
     return findings

@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# A rule that finds more than this on one call is looking at an abnormal record (thousands of
+# duplicated diagnoses): it stops there, since the rest would only repeat the first ones and
+# building them all would cost more than the call's time budget.
+MAX_FINDINGS_PER_RULE = 25
+
 ActionType = Literal["create", "update", "delete"]
 
 

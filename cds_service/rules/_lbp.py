@@ -30,7 +30,7 @@ from ..terminology import (
 )
 from ._excludes import drop_choices
 from ._fhir import new_condition, recoded, without_codes
-from ._findings import Action, Suggestion
+from ._findings import MAX_FINDINGS_PER_RULE, Action, Suggestion
 from ._memo import request_memo
 
 FINDING_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/lbp-documented-finding"
@@ -77,11 +77,15 @@ def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Termin
     billable on the date of service by invalid-code's card, which offers the same codes."""
     if facts.low_back is None:
         return
+    given = 0
     for seen in facts.low_back.coded_nonspecific:
         day = seen.diagnosis.date_of_service
         if seen.owner == owner and all(terminology.icd.is_billable(c, day)
                                        for c in seen.old_codes):
             yield seen
+            given += 1
+            if given >= MAX_FINDINGS_PER_RULE:
+                return
 
 
 def recoding(seen: Documented) -> tuple[list[str], list[Diagnosis]]:
@@ -244,35 +248,64 @@ def excludes_conflicts(facts: EncounterFacts, terminology: Terminology, new: str
     is where the new one's condition is coded (offer nothing: it is coded already)."""
     skipped = {id(d) for d in skip}
     removals: list[Action] = []
-    for other, code in _coded_excluding(facts, terminology, new):
-        if id(other) in skipped:
+    claimed = _claimed(facts)
+    for code, holders, recommended in _coded_excluding(facts, terminology, new):
+        holders = [d for d in holders if id(d) not in skipped]
+        if not holders:
             continue
-        _, recommended = drop_choices(terminology, new, code)
         if recommended == new:
             return _Conflicts([], True)
-        resource = without_codes(other, [code])
-        if resource is not None:
-            removals.append(Action("update", "remove_excluded", resource=resource))
-        elif other.reference:
-            removals.append(Action("delete", "remove_merged", resource_id=other.reference))
+        for other in holders:
+            if not claim(claimed, other, len(holders)):
+                continue
+            resource = without_codes(other, [code])
+            if resource is not None:
+                removals.append(Action("update", "remove_excluded", resource=resource))
+            elif other.reference:
+                removals.append(Action("delete", "remove_merged", resource_id=other.reference))
     return _Conflicts(removals, False)
 
 
+# On an ordinary record every suggestion carries all it needs, so that each can be accepted on
+# its own. On an abnormal one (many Conditions to remove), a Condition is removed by the first
+# card only: otherwise the answer would grow as cards times Conditions.
+_CLAIM_ALL_UP_TO = 10
+
+
+def _claimed(facts: EncounterFacts) -> set[int]:
+    return request_memo(facts).setdefault("claimed", set())
+
+
+def claim(claimed: set[int], diagnosis: Diagnosis, among: int) -> bool:
+    """Whether a suggestion may carry the removal of ``diagnosis`` (one of ``among`` to
+    remove): always on an ordinary record, else only the first time."""
+    if among <= _CLAIM_ALL_UP_TO:
+        return True
+    if id(diagnosis) in claimed:
+        return False
+    claimed.add(id(diagnosis))
+    return True
+
+
 def _coded_excluding(facts: EncounterFacts, terminology: Terminology, new: str
-                     ) -> list[tuple[Diagnosis, str]]:
-    """The (diagnosis, coded code) pairs of the encounter in an Excludes1 relation with
-    ``new``; worked out once per request and code, over the distinct codes."""
-    memo = request_memo(facts).setdefault("excluding", {})
-    if new not in memo:
-        icd = terminology.icd
-        holders: dict[str, list[Diagnosis]] = {}
+                     ) -> list[tuple[str, list[Diagnosis], str | None]]:
+    """The distinct coded codes of the encounter in an Excludes1 relation with ``new``, with
+    their diagnoses and the code the relation says to drop; once per request and code."""
+    memo = request_memo(facts)
+    holders: dict[str, list[Diagnosis]] | None = memo.get("holders")
+    if holders is None:
+        holders = memo["holders"] = {}
         for diagnosis in facts.diagnoses:
             for code in diagnosis.coded:
                 holders.setdefault(code, []).append(diagnosis)
-        memo[new] = [(d, code) for code, found in holders.items()
-                     if code != new and icd.exists(code) and icd.excludes1_conflict(new, code)
-                     for d in found]
-    return memo[new]
+    excluding = memo.setdefault("excluding", {})
+    if new not in excluding:
+        icd = terminology.icd
+        excluding[new] = [(code, found, drop_choices(terminology, new, code)[1])
+                          for code, found in holders.items()
+                          if code != new and icd.exists(code)
+                          and icd.excludes1_conflict(new, code)]
+    return excluding[new]
 
 
 def code_change(option: Option, facts: EncounterFacts, diagnosis: Diagnosis,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
-from ..terminology.text import EMPTY_READING
+from ..terminology.text import STATUS_ORDER
 from ._fhir import new_condition, recoded, without_codes
 from ._findings import Action, Finding, Suggestion
 from ._lbp import finding_code
@@ -40,13 +40,10 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     fused_by_procedure = any(terminology.in_valueset(FUSION, CPT_SYSTEM, c)
                              for p in surgeries for c in p.billing_codes)
     arthrodesis = [d for d in facts.diagnoses if _coded_in(terminology, ARTHRODESIS, d)]
-    reading = sum((d.reading for d in facts.diagnoses if d.reading), EMPTY_READING)
-    if not facts.diagnoses:
-        reading = terminology.text.read(*facts.encounter_reason_texts,
-                                        *facts.encounter_type_texts)
-    said_fusion = reading.documented("spinal_fusion") and not reading.absent("spinal_fusion")
-    said_surgery = said_fusion or (reading.documented("spine_surgery")
-                                   and not reading.absent("spine_surgery"))
+    readings = [d.reading for d in facts.diagnoses if d.reading] or [terminology.text.read(
+        *facts.encounter_reason_texts, *facts.encounter_type_texts)]
+    said_fusion = _said(readings, "spinal_fusion")
+    said_surgery = said_fusion or _said(readings, "spine_surgery")
     fusion = fused_by_procedure or bool(arthrodesis) or said_fusion
     on_encounter = facts.coded_on_encounter
     aftercare = finding_code(terminology, "orthopedic-aftercare", day)
@@ -107,7 +104,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         return []
     # aftercare codes are for encounters whose purpose is aftercare (Official Guidelines
     # I.C.21.c.7): a fusion two years ago alone is a status, not an aftercare visit
-    aftercare_visit = reading.present("aftercare_visit")
+    aftercare_visit = any(r.present("aftercare_visit") for r in readings)
     if aftercare not in on_encounter and not aftercare_visit:
         if status and status not in on_encounter:
             return [Finding(RULE_ID, params={**params, "case": "status_only"},
@@ -124,6 +121,16 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         return [Finding(RULE_ID, params={**params, "case": "missing_status"},
                         suggestions=[Suggestion("add_status", status_action(), params=params)])]
     return []
+
+
+def _said(readings: list, concept: str) -> bool:
+    """Documented in one of the texts, and not denied where it is documented (the readings of
+    every diagnosis taken together, in one pass)."""
+    statuses = {m.status for r in readings for m in r.of(concept)}
+    if not statuses or statuses == {"family"}:
+        return False
+    return "present" in statuses or next(
+        (s for s in STATUS_ORDER if s in statuses), None) != "absent"
 
 
 def _coded_in(terminology: Terminology, valueset: str, diagnosis: Diagnosis) -> bool:

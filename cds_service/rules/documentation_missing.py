@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from ._findings import Finding
+from ._findings import MAX_FINDINGS_PER_RULE, Finding
 
 RULE_ID = "documentation-missing"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -38,6 +38,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
     pictures = facts.low_back.pictures if facts.low_back else []
     for seen in pictures:
+        if len(findings) >= MAX_FINDINGS_PER_RULE:
+            break
         if seen.family != "nonspecific" and not seen.old_codes:
             continue
         diagnosis, reading = seen.diagnosis, seen.reading

@@ -23,7 +23,7 @@ from ..facts import Diagnosis, EncounterFacts
 from ..terminology import Terminology
 from ._excludes import drop_choices
 from ._fhir import recoded, without_codes
-from ._findings import Action, Finding, Suggestion
+from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
 from ._lbp import system_name
 from ._uncoded import UncodedPlan, uncoded_plan
 
@@ -102,6 +102,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     by_code = _coded_entries(facts, terminology)
     findings = []
     for first, second in _conflicting_pairs(list(by_code), terminology):
+        if len(findings) >= MAX_FINDINGS_PER_RULE:
+            break
         note = icd.excludes1_conflict(first, second)
         if note is None:
             continue

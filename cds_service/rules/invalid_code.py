@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..facts import Diagnosis, EncounterFacts
 from ..terminology import Terminology
 from ._fhir import without_codes
-from ._findings import Action, Finding, Suggestion
+from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
 from ._lbp import Option, changes, disc_radicular_option, more_specific_options, recoding
 
 RULE_ID = "invalid-code"
@@ -24,6 +24,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     icd = terminology.icd
     findings = []
     for diagnosis in facts.diagnoses:
+        if len(findings) >= MAX_FINDINGS_PER_RULE:
+            break
         day = diagnosis.date_of_service
         for code in diagnosis.icd10cm:
             if icd.is_billable(code, day):

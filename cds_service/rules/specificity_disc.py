@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from ._findings import Finding
+from ._findings import MAX_FINDINGS_PER_RULE, Finding
 from ._lbp import (
     changes,
     code_change,
@@ -80,6 +80,8 @@ def _disc_with_radiculopathy(facts: EncounterFacts, terminology: Terminology
     merged_once = list(group.radicular_coded_apart)
     on_encounter = facts.coded_on_encounter
     for seen in group.pictures:
+        if len(findings) >= MAX_FINDINGS_PER_RULE:
+            break
         diagnosis = seen.diagnosis
         day = diagnosis.date_of_service
         # a code not billable on the date of service is invalid-code's, which offers M51.1- too

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..facts import Documented, EncounterFacts
 from ..terminology import ICD10CM_SYSTEM, Terminology
-from ._findings import Finding
+from ._findings import MAX_FINDINGS_PER_RULE, Finding
 from ._lbp import (
     Option,
     changes,
@@ -75,6 +75,8 @@ def _phase_of_care(facts: EncounterFacts, terminology: Terminology) -> list[Find
     findings = []
     pictures = facts.low_back.pictures if facts.low_back else []
     for seen in pictures:
+        if len(findings) >= MAX_FINDINGS_PER_RULE:
+            break
         for code in _initial_injury_codes(seen, terminology):
             day = seen.diagnosis.date_of_service
             subsequent = code[:-1] + "D"
