@@ -9,9 +9,9 @@ and the injury also from an earlier injury Condition.
 
 One rule speaks for each diagnosis (``Picture.owner``), so that two rules never suggest
 different codes for the same Condition. The order, the cause before the symptom: a documented
-injury (strain, sprain, an injury code), then a disc disorder, then radicular features; an injury mechanism alone (a fall, lifting) without a named strain or
-sprain comes last, because a documented disc disorder or sciatica is a diagnosis and a
-mechanism is not.
+injury (strain, sprain, an injury code), then a disc disorder, then radicular features; an
+injury mechanism alone (a fall, lifting) without a named strain or sprain comes last, because a
+documented disc disorder or sciatica is a diagnosis and a mechanism is not.
 """
 
 from __future__ import annotations
