@@ -4,7 +4,8 @@ Each rule is a module in this package defining ``RULE_ID`` (the card's ``source.
 the name of its template in ``cards/``), ``HOOKS`` (the hooks it runs on), ``SOURCES`` (ids of
 the public sources it rests on, in ``valuesets/sources.json``), ``VALUESETS`` (the knowledge
 files it reads, by name) and ``evaluate(facts, terminology) -> list[Finding]``, with the
-guideline it enforces cited in its docstring. See docs/sources.md. Modules are discovered, so adding a rule is one module and one template.
+guideline it enforces cited in its docstring (docs/sources.md). Modules are discovered, so
+adding a rule is one module and one template.
 """
 
 from __future__ import annotations
