@@ -168,9 +168,9 @@ def rule_detail(rule_id: str) -> Response:
     return _html("rule.html", rule=page)
 
 
-@bp.get("/valuesets/<resource_id>")
-def valueset(resource_id: str) -> Response:
-    found = knowledge_files().get(resource_id)
+@bp.get("/valuesets/<valueset_id>")
+def valueset(valueset_id: str) -> Response:
+    found = knowledge_files().get(valueset_id)
     if found is None:
         raise CdsError(404, "No ValueSet, ConceptMap or CodeSystem with this id; each rule page "
                             "lists the ones its rule reads.")
