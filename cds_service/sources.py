@@ -17,15 +17,18 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
+from .cards import CardTemplateError
 from .data_files import data_dir
+from .terminology import TerminologyError
 
 CATALOG_FILE = "sources.json"
 _REQUIRED = ("id", "kind", "cite", "title", "publisher", "edition", "url")
 PAGE_FIELDS = ("checks", "fires", "quiet")
 
 
-class SourcesError(Exception):
-    """The catalog or a rule's declaration of its sources is malformed."""
+class SourcesError(TerminologyError):
+    """The catalog (a knowledge file of ``valuesets/``) or a rule's declaration of its sources is
+    malformed; like any malformed knowledge file, it stops the service at start-up."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,10 @@ def rule_page_text(rule_id: str, directory: Path | None = None) -> dict[str, str
     try:
         page = tomllib.loads(path.read_text(encoding="utf-8")).get("page")
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SourcesError(f"{path.name}: not readable ({exc})") from None
+        raise CardTemplateError(f"{path.name}: not readable ({exc})") from None
     if not isinstance(page, dict):
-        raise SourcesError(f"{path.name}: a [page] table is required")
+        raise CardTemplateError(f"{path.name}: a [page] table is required")
     for name in PAGE_FIELDS:
         if not isinstance(page.get(name), str) or not page[name].strip():
-            raise SourcesError(f"{path.name}: page.{name} is required")
+            raise CardTemplateError(f"{path.name}: page.{name} is required")
     return {name: " ".join(page[name].split()) for name in PAGE_FIELDS}

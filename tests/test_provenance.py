@@ -7,14 +7,18 @@ The scan is line by line and each failure names file:line, so a failure says wha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from cds_service import create_app
+from cds_service.cards import CardTemplateError
 from cds_service.http.rule_pages import knowledge_files
 from cds_service.rules import RULES
+from cds_service.settings import Settings
 from cds_service.sources import (
     SourcesError,
     catalog,
@@ -22,6 +26,7 @@ from cds_service.sources import (
     rule_page_text,
     rule_sources,
 )
+from cds_service.terminology import TerminologyError
 
 ROOT = Path(__file__).resolve().parent.parent
 # Product text: what ships or what a user reads. tests/ is the team's own and may say anything.
@@ -227,3 +232,21 @@ def test_the_scan_finds_what_it_must(tmp_path):
     assert cited("LCD L99999 and Official Guidelines I.C.99.z and Ch. 5 §30.1")[1] == [
         "L99999", "Official Guidelines I.C.99.z", "Ch. 5 §30.1"]
     assert cited("LCD L37254, I.C.19.a, Pub 100-02 Ch. 15 §240.1.3")[1] == []
+
+
+def test_a_rule_page_without_its_page_table_is_refused(tmp_path):
+    (tmp_path / "x-rule.toml").write_text('title = "X"\n[page]\nchecks = "a"\nfires = "b"\n')
+    with pytest.raises(CardTemplateError, match=r"x-rule.toml: page.quiet is required"):
+        rule_page_text("x-rule", tmp_path)
+
+
+@pytest.mark.parametrize("constant, value, message", [
+    ("SOURCES", ("no-such-source",), "SOURCES not in the catalog: no-such-source"),
+    ("VALUESETS", ("NoSuchValueSet",), "VALUESETS names no knowledge file"),
+])
+def test_a_rule_naming_an_unknown_source_or_valueset_stops_the_service(monkeypatch, constant,
+                                                                        value, message):
+    monkeypatch.setattr(RULES[0].module, constant, value)
+    settings = dataclasses.replace(Settings.load(), auth_disabled=True)
+    with pytest.raises(TerminologyError, match=message):
+        create_app(settings)

@@ -27,7 +27,7 @@ from ..data_files import data_dir
 from ..errors import CdsError
 from ..hooks import SERVICES
 from ..rules import RULES, Rule
-from ..sources import CATALOG_FILE, rule_page_text, rule_sources
+from ..sources import CATALOG_FILE, SourcesError, rule_page_text, rule_sources
 from .errors import json_response
 
 STATIC = Path(__file__).resolve().parent / "rule_pages_static"
@@ -96,8 +96,19 @@ def rule_valuesets(rule: Rule) -> list[KnowledgeFile]:
     named = _by_name()
     missing = [n for n in getattr(rule.module, "VALUESETS", ()) if n not in named]
     if missing:
-        raise LookupError(f"rule {rule.id}: VALUESETS names no knowledge file: {missing}")
+        raise SourcesError(f"rule {rule.id}: VALUESETS names no knowledge file: {missing}")
     return [named[n] for n in getattr(rule.module, "VALUESETS", ())]
+
+
+@bp.record_once
+def _check_every_rule_page(_state) -> None:
+    """A rule whose sources, knowledge files or page text cannot be had stops the service at
+    start-up (``cds-service serve`` names the file), as a malformed card template does, rather
+    than its page answering 500."""
+    for rule in RULES:
+        rule_sources(rule.module)
+        rule_valuesets(rule)
+        rule_page_text(rule.id)
 
 
 def _rule(rule_id: str) -> Rule:
