@@ -93,18 +93,20 @@ class CardRenderer:
         directory = directory or data_dir("cards")
         common = _read_toml(directory / "_common.toml")
         self.source_label: str = common["source_label"]
-        self.source_url: str | None = common.get("source_url")
         self.topic_system: str = common["topic_system"]
         self.override_system: str = common["override_reason_system"]
         self.unavailable = _compile(common["unavailable"], "_common.toml: unavailable")
         self.templates = {rule.id: _load_template(directory, rule.id) for rule in RULES}
         self._texts = _RenderedTexts()
 
-    def render(self, findings: list[Finding], unavailable: frozenset[str] = frozenset()
-               ) -> list[dict]:
-        return [self.render_one(finding, unavailable) for finding in findings]
+    def render(self, findings: list[Finding], unavailable: frozenset[str] = frozenset(),
+               rule_pages: str | None = None) -> list[dict]:
+        return [self.render_one(finding, unavailable, rule_pages) for finding in findings]
 
-    def render_one(self, finding: Finding, unavailable: frozenset[str] = frozenset()) -> dict:
+    def render_one(self, finding: Finding, unavailable: frozenset[str] = frozenset(),
+                   rule_pages: str | None = None) -> dict:
+        """``rule_pages``: the absolute URL under which each rule has its page
+        (``<rule_pages>/<rule-id>``, the card's ``source.url``); without one, no ``source.url``."""
         template = self.templates[finding.rule_id]
         params = {"release": ICD10CM_RELEASE, **finding.params}
         summary = _squash(self._texts.render(template.summary, params))
@@ -118,8 +120,8 @@ class CardRenderer:
             "topic": {"system": self.topic_system, "code": finding.rule_id,
                       "display": template.title},
         }
-        if self.source_url:
-            source["url"] = f"{self.source_url}#{finding.rule_id}"
+        if rule_pages:
+            source["url"] = f"{rule_pages}/{finding.rule_id}"
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": summary,

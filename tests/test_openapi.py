@@ -43,7 +43,8 @@ def test_the_document_is_openapi_3_and_loads():
     assert {"GET /cds-services", "POST /cds-services/lbp-coding-order-sign",
             "POST /cds-services/lbp-coding-encounter-discharge",
             "POST /cds-services/{service_id}/feedback", "GET /healthz", "GET /readyz",
-            "GET /metrics", "GET /openapi.json", "GET /analytics/rules", "GET /analytics"} <= labels
+            "GET /metrics", "GET /openapi.json", "GET /analytics/rules", "GET /analytics",
+            "GET /rules", "GET /rules/{rule_id}", "GET /valuesets/{valueset_id}"} <= labels
 
 
 def test_the_document_ships_in_the_wheel(built_wheel):

@@ -15,6 +15,8 @@ def test_wheel_ships_the_knowledge_files(built_wheel):
     assert "cds_service/_data/cards/invalid-code.toml" in names
     assert "cds_service/_data/cards/_common.toml" in names
     assert "cds_service/_data/valuesets/icd10cm-billable-periods.json" in names
+    assert "cds_service/_data/valuesets/sources.json" in names  # the catalog of sources
+    assert "cds_service/http/rule_pages_static/rule.html" in names  # the rule pages
     assert not any(name.startswith("tests/") for name in names)
 
 

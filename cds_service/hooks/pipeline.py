@@ -32,7 +32,9 @@ class HookPipeline:
         self.renderer = renderer
         self.fetcher = fetcher
 
-    def evaluate(self, service_id: str, body: Any, today: date | None = None) -> HookResult:
+    def evaluate(self, service_id: str, body: Any, today: date | None = None,
+                 rule_pages: str | None = None) -> HookResult:
+        """``rule_pages``: the absolute URL of the rule pages, for each card's ``source.url``."""
         service = SERVICES.get(service_id)
         if service is None:
             raise CdsError(404, f"No CDS service with id '{service_id}'.")
@@ -47,6 +49,6 @@ class HookPipeline:
             request.paths,
         )
         findings = run_rules(facts, self.terminology)
-        cards = self.renderer.render(findings, resolved.fetch_failed)
+        cards = self.renderer.render(findings, resolved.fetch_failed, rule_pages)
         return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings],
                           facts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .. import auth, metrics
-from . import analytics, discovery, errors, ops, request_log, services
+from . import analytics, discovery, errors, ops, request_log, rule_pages, services
 
 
 def init_app(app: Flask) -> None:
@@ -17,3 +17,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(services.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(analytics.bp)  # its own check applies the hooks' client auth
+    app.register_blueprint(rule_pages.bp)  # open: the pages hold no patient data

@@ -8,6 +8,7 @@ from ..errors import CdsError
 from ..feedback import parse_feedback
 from ..hooks import SERVICES
 from .errors import json_response, read_json_body
+from .rule_pages import rule_pages_base
 
 bp = Blueprint("services", __name__)
 
@@ -19,7 +20,7 @@ def call_service(service_id: str) -> Response:
     g.service_id = service_id
     body = read_json_body()
     state = current_app.extensions["cds"]
-    result = state.pipeline.evaluate(service_id, body)
+    result = state.pipeline.evaluate(service_id, body, rule_pages=rule_pages_base())
     # read by the request log and the metrics: ids only, never patient data
     g.hook = result.request.service.hook
     g.hook_instance = result.request.hook_instance

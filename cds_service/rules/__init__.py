@@ -1,9 +1,11 @@
 """Rules: small pure functions, one per guideline, over an encounter's facts.
 
 Each rule is a module in this package defining ``RULE_ID`` (the card's ``source.topic.code`` and
-the name of its template in ``cards/``), ``HOOKS`` (the hooks it runs on) and
-``evaluate(facts, terminology) -> list[Finding]``, with the guideline it enforces cited in its
-docstring. Modules are discovered, so adding a rule is one module and one template.
+the name of its template in ``cards/``), ``HOOKS`` (the hooks it runs on), ``SOURCES`` (ids of
+the public sources it rests on, in ``valuesets/sources.json``), ``VALUESETS`` (the knowledge
+files it reads, by name) and ``evaluate(facts, terminology) -> list[Finding]``, with the
+guideline it enforces cited in its docstring (docs/sources.md). Modules are discovered, so
+adding a rule is one module and one template.
 """
 
 from __future__ import annotations

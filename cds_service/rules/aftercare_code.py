@@ -4,12 +4,14 @@ encounter, or the surgery documented in the note (not negated), on a visit about
 Suggests Z47.89 Encounter for other orthopedic aftercare with the status code (Z98.1 after a
 fusion, Z98.890 otherwise), and flags Z48.812 used for spine aftercare.
 
-Source: ../shared/domain/coding-facts.md §0 row 1 (the source article is wrong: Z48.812 is
-aftercare following surgery on the *circulatory* system, and Z48.81- has an Excludes2 for
-orthopedic aftercare Z47.-; spine aftercare is Z47.89, with Z98.1 after a fusion or Z98.890,
-and the condition still present coded too), §1d, §6a rule 6 ("never Z48.812"). Whether Coding
-Clinic prefers Z47.89 for spine surgery specifically is [U] there (§8 item 6). Z48.812 is never
-suggested: no finding in ConceptMap LbpDocumentedFindingToIcd10cm maps to it.
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (April 2026): Z48.812
+is aftercare following surgery on the *circulatory* system, and Z48.81- carries an Excludes2 for
+orthopedic aftercare (Z47.-), so spine aftercare is Z47.89, with Z98.1 Arthrodesis status after a
+fusion or Z98.890 Other specified postprocedural states, and the condition still present coded
+too; ICD-10-CM Official Guidelines I.C.21.c.7 (aftercare codes are for encounters whose purpose
+is aftercare). Whether a payer prefers Z47.89 or Z48.89 after spine surgery is its own policy:
+check your payer's. Z48.812 is never suggested: no finding in ConceptMap
+LbpDocumentedFindingToIcd10cm maps to it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ from ._lbp import finding_code
 
 RULE_ID = "aftercare-code"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+    "icd10cm-guidelines-i-c-21-c-7",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LumbarSpineSurgeryProcedures",
+    "SpinalFusionProcedures",
+    "SpinalDecompressionProcedures",
+    "ArthrodesisStatus",
+    "AftercareNotForSpine",
+    "SpineRelatedDiagnoses",
+    "LbpDocumentedFindingToIcd10cm",
+)
 
 SPINE_SURGERY = "LumbarSpineSurgeryProcedures"
 FUSION = "SpinalFusionProcedures"

@@ -1,9 +1,9 @@
 """[bundled-service] A service Medicare always bundles (Physician Fee Schedule status B) for a
 Medicare patient: hot or cold packs 97010.
 
-Source: Palmetto GBA (97010 is status B: always bundled, never separately paid, and the patient
-cannot be billed; denial B15 when billed alone): ../shared/domain/coding-facts.md §0 row 7, §3
-([V]) and §5 trigger 6; issue 4 rule 6. Status indicators in
+Sources (ids in valuesets/sources.json): the Medicare Physician Fee Schedule status indicators
+(97010 is status B: always bundled into another service, never paid separately, and the patient
+cannot be billed for it; billed alone it is denied). Status indicators in
 ``valuesets/cpt-lbp-procedure-facts.json``. Payer from the Coverage; without one, quiet.
 """
 
@@ -22,6 +22,16 @@ from ._procedures import (
 
 RULE_ID = "bundled-service"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cms-pfs-relative-value-files",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "CptLbpProcedureFacts",
+    "MedicareCoverage",
+    "PayorNameWords",
+)
 _BUNDLED = "B"
 
 

@@ -1,11 +1,10 @@
 """[cmt-level] A chiropractic manipulation level above the spinal regions the diagnoses document.
 
-Source: CPT levels as quoted by payer policy (98940 = 1-2 spinal regions, 98941 = 3-4,
-98942 = 5; the five regions cervical, thoracic, lumbar, sacral, pelvic; documentation must
-support the number of regions billed): ../shared/domain/coding-facts.md §4 "CMT level must match
-documented regions" ([V] descriptors, Horizon policy; [S] region list) and §5 trigger 4; issue 4
-rule 4. Levels in ``valuesets/cpt-lbp-procedure-facts.json``; regions counted from the
-diagnoses' M99.0x codes, region-specific codes and body sites
+Sources (ids in valuesets/sources.json): the CPT chiropractic manipulative treatment codes
+(98940 = 1-2 spinal regions, 98941 = 3-4, 98942 = 5; the five regions cervical, thoracic,
+lumbar, sacral, pelvic). That the documentation must support the number of regions billed is
+common payer policy: check your payer's. Levels in ``valuesets/cpt-lbp-procedure-facts.json``;
+regions counted from the diagnoses' M99.0x codes, region-specific codes and body sites
 (``valuesets/spinal-region-of-diagnosis.json``, ``valuesets/spinal-regions.json``). Not payer
 specific. With no region documented at all there is nothing to count, and the rule stays quiet.
 """
@@ -27,6 +26,19 @@ from ._procedures import (
 
 RULE_ID = "cmt-level"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "ama-cpt",
+    "cdc-icd10cm-fy2026-april",
+    "ihe-back-spine-target-site",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "ChiropracticSpinalManipulation",
+    "CptLbpProcedureFacts",
+    "SpinalRegionOfDiagnosis",
+    "SpinalRegions",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

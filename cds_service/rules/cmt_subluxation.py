@@ -1,14 +1,14 @@
 """[cmt-subluxation] Chiropractic spinal manipulation (98940-98942) for a Medicare patient with
 no subluxation diagnosis (M99.00-M99.05) on the encounter.
 
-Source: LCD L37254 citing the Benefit Policy Manual Ch. 15 §240.1.3 (Medicare covers only
-manual manipulation of the spine to correct a subluxation, shown by X-ray or physical exam;
-primary diagnosis M99.00-M99.05 with a secondary neuromusculoskeletal diagnosis), Palmetto GBA
-(AT modifier required for active/corrective treatment; maintenance therapy not covered):
-../shared/domain/coding-facts.md §0 row 10, §4 (AT row, Medicare chiropractic rules), §5
-trigger 4; issue 4 rule 3. Suggests creating the M99.0x Condition of each region the diagnoses
-document (``valuesets/spinal-region-to-subluxation.json``); with none documented, lumbar, the
-region of the low-back-pain family this service checks.
+Sources (ids in valuesets/sources.json): LCD L37254 Chiropractic Services and the Medicare
+Benefit Policy Manual, Pub 100-02 Ch. 15 §240.1 (Medicare covers only manual manipulation of the
+spine to correct a subluxation, shown by X-ray or physical exam; primary diagnosis the
+subluxation M99.00-M99.05, with a neuromusculoskeletal diagnosis as secondary; maintenance
+therapy is not covered); billing Article A56273 (the AT modifier on active or corrective
+treatment; the PART exam findings). Suggests creating the M99.0x Condition of each region the
+diagnoses document (``valuesets/spinal-region-to-subluxation.json``); with none documented,
+lumbar, the region of the low-back-pain family this service checks.
 """
 
 from __future__ import annotations
@@ -30,6 +30,22 @@ from ._procedures import (
 
 RULE_ID = "cmt-subluxation"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "lcd-l37254",
+    "cms-pub100-02-ch15-s240-1",
+    "article-a56273",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "ChiropracticSpinalManipulation",
+    "MedicareCmtSubluxation",
+    "SpinalRegionToSubluxation",
+    "SpinalRegionOfDiagnosis",
+    "SpinalRegions",
+    "MedicareCoverage",
+    "PayorNameWords",
+)
 # This service checks low back pain: with no region documented, the subluxation is lumbar.
 DEFAULT_REGION = "lumbar"
 

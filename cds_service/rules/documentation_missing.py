@@ -7,16 +7,17 @@ The elements and where they are looked for:
 - onset or duration: ``Condition.onset[x]``, or an onset or duration phrase in the text;
 - character or severity: ``Condition.severity``, or a character or severity word in the text;
 - associated symptoms: numbness, tingling, weakness or radiating pain (sciatica, pain radiating
-  to the leg, "no radiation") stated as present or denied in the text or the evidence: the four
-  symptoms coding-facts.md §6b lists for ``Condition.evidence.code``;
+  to the leg, "no radiation") stated as present or denied in the text or the evidence, the
+  symptoms FHIR R4 carries in ``Condition.evidence.code``;
 - exam findings: ``Condition.evidence.detail`` (an Observation such as the straight leg raise),
   or exam findings in the note ("exam deferred" or "not performed" is not one);
 - assessment: an assessment or impression in the note.
 The text is the Condition's notes, code text and evidence, and the Encounter's reason.
 
-Source: ../shared/domain/coding-facts.md §6b (documentation elements and their FHIR elements:
-bodySite, onset[x], severity, evidence.code, evidence.detail, note), §6a (what documentation
-steers away from M54.50) and §5 denial trigger 3; issue 3 rule 7.
+Sources (ids in valuesets/sources.json): HL7 FHIR R4 Condition (bodySite, onset[x], severity,
+evidence.code, evidence.detail, note); ICD-10-CM Official Guidelines I.B.2 (code to the highest
+level of detail the documentation supports). That payers' specificity edits and audits look for
+these elements behind an unspecified code is common payer policy: check your payer's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from ._findings import MAX_FINDINGS_PER_RULE, Finding
 
 RULE_ID = "documentation-missing"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "hl7-fhir-r4",
+    "icd10cm-guidelines-i-b-2",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LowBackPainNonspecific",
+    "SnomedLowBackToIcd10cm",
+)
 
 ELEMENTS = ("location", "onset", "character_severity", "associated_symptoms", "exam",
             "assessment")

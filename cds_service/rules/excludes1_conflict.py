@@ -2,11 +2,11 @@
 relation: the two conditions cannot be reported together (M54.5- with M54.4-, S39.012- or
 M51.2-; M54.3- with M54.4-; M54.16 with M51.16; and every other Excludes1 note in the code set).
 
-Source: ICD-10-CM Official Guidelines I.A.12.a (Excludes1: "NOT CODED HERE"; the two codes are
-never used together, except when the conditions are unrelated); Excludes1 notes of the CDC
-ICD-10-CM April 2026 tabular, parsed for the whole code set by
-``terminology.icd.excludes1_conflict``; ../shared/domain/coding-facts.md §5 denial trigger 2 and
-§1a / §1b (the notes of M54.1, M54.3, M54.4, M54.5, M51.1).
+Sources (ids in valuesets/sources.json): ICD-10-CM Official Guidelines I.A.12.a (Excludes1: "NOT
+CODED HERE"; the two codes are never used together, except when the conditions are unrelated);
+the Excludes1 notes of the CDC ICD-10-CM tabular, FY2026 (April 2026), parsed for the whole code
+set by ``terminology.icd.excludes1_conflict`` (among them the notes of M54.1, M54.3, M54.4,
+M54.5 and M51.1).
 
 Which code to keep: the code the note points to, since the note says the condition is coded
 there (M54.5 "Excludes1: lumbago with sciatica (M54.4-)" keeps M54.41). When each code's note
@@ -29,6 +29,17 @@ from ._uncoded import UncodedPlan, uncoded_plan
 
 RULE_ID = "excludes1-conflict"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "icd10cm-guidelines-i-a-12-a",
+    "cdc-icd10cm-fy2026-april",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "Dorsalgia",
+    "LowBackPainNonspecific",
+    "SnomedLowBackToIcd10cm",
+)
 
 
 def _suggestion(drop: str, keep: str, dropping: list[Diagnosis], same: bool, recommended: bool,

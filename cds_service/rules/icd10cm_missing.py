@@ -10,10 +10,10 @@ family speaks instead, with the same suggestion shape. Quiet when the encounter 
 the condition, and when the chosen code excludes a coded one (excludes1-conflict's card then
 codes it and removes the other).
 
-Sources: CDC ICD-10-CM tabular and index; HIPAA code sets (45 CFR 162.1002: ICD-10-CM for
-diagnoses on claims); ICD-10-CM Official Guidelines I.B.2 (code to the highest specificity) and
-I.C.6.b.1 (G89 chronic pain codes only where the provider documents chronic pain as the focus:
-not suggested here).
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular and index, FY2026 (April
+2026); the CMS ICD-10 code files (ICD-10-CM is the diagnosis code set of a claim); ICD-10-CM
+Official Guidelines I.B.2 (code to the highest specificity) and I.C.6.b (G89 chronic pain codes
+only where the provider documents chronic pain as the focus: not suggested here).
 """
 
 from __future__ import annotations
@@ -26,6 +26,20 @@ from ._uncoded import uncoded_plan
 
 RULE_ID = "icd10cm-missing"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+    "cms-icd10-code-sets",
+    "icd10cm-guidelines-i-b-2",
+    "icd10cm-guidelines-i-c-6-b",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "SnomedLowBackToIcd10cm",
+    "Icd10WhoLowBackToIcd10cm",
+    "LowBackPainNonspecific",
+    "LbpDocumentedFindingToIcd10cm",
+)
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     plan = uncoded_plan(facts, terminology)

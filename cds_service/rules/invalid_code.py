@@ -1,11 +1,12 @@
 """[invalid-code] An ICD-10-CM code that is not billable on the date of service.
 
-Source: ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2 ("a code is
-invalid if it has not been coded to the full number of characters required"), HIPAA code-set
-rules (the code set in force on the date of service applies, fiscal years starting October 1);
-code data from the CDC ICD-10-CM April 1, 2026 release, dated history in
-``valuesets/icd10cm-billable-periods.json`` (M54.5 a header from 2021-10-01; M51.36/M51.37 from
-2024-10-01). See ../shared/domain/coding-facts.md §0 rows 2 and 5, §5 denial trigger 1.
+Sources (ids in valuesets/sources.json): ICD-10-CM Official Guidelines I.B.2 ("a code is invalid
+if it has not been coded to the full number of characters required"); the code set in force on
+the date of service applies, each fiscal year's from October 1 to September 30 (CMS ICD-10 code
+files); code data from the CDC ICD-10-CM tabular, FY2026 (April 2026), with the dated history in
+``valuesets/icd10cm-billable-periods.json``: M54.5 billable in FY2021 and a header from
+2021-10-01, M51.36 / M51.37 headers from 2024-10-01 (FY2025). FY2027 is in force from
+2026-10-01.
 """
 
 from __future__ import annotations
@@ -18,6 +19,20 @@ from ._lbp import Option, changes, disc_radicular_option, more_specific_options,
 
 RULE_ID = "invalid-code"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "icd10cm-guidelines-i-b-2",
+    "cms-icd10-code-sets",
+    "cdc-icd10cm-fy2021",
+    "cdc-icd10cm-fy2025-april",
+    "cdc-icd10cm-fy2026-april",
+    "cdc-icd10cm-fy2027",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "Icd10cmBillablePeriods",
+    "SnomedLowBackToIcd10cm",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

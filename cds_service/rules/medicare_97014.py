@@ -1,9 +1,11 @@
 """[medicare-97014] A code Medicare does not recognise, for a Medicare patient: CPT 97014
 (unattended electrical stimulation), which Medicare wants billed as HCPCS G0283.
 
-Source: ../shared/domain/coding-facts.md §0 row 7, §3 (97014 "not recognized by Medicare → use
-G0283" [S]) and §5 denial trigger 6; issue 4 rule 2. The code pairs are data in
-``valuesets/medicare-procedure-replacements.json``. Payer from the Coverage; without one, quiet.
+Sources (ids in valuesets/sources.json): the Medicare Physician Fee Schedule status indicators
+(97014 is not payable under the fee schedule) and HCPCS Level II (G0283, unattended electrical
+stimulation other than for wound care, as part of a therapy plan of care). The code pairs are
+data in ``valuesets/medicare-procedure-replacements.json``. Payer from the Coverage; without
+one, quiet.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from ._procedures import (
 
 RULE_ID = "medicare-97014"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cms-pfs-relative-value-files",
+    "cms-hcpcs-level-ii",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "MedicareProcedureReplacements",
+    "HcpcsLbpProcedureFacts",
+    "MedicareCoverage",
+    "PayorNameWords",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

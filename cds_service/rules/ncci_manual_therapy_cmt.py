@@ -1,11 +1,11 @@
 """[ncci-manual-therapy-cmt] Manual therapy 97140 with chiropractic manipulation in the same
 encounter: an NCCI procedure-to-procedure pair.
 
-Source: NCCI PTP edits 98940/98941/98942 (column 1) with 97140 (column 2): bundled on the same
-anatomic region, payable with modifier 59 or XS only when the manual therapy is to a different
-region, with the claim's diagnosis pointer for 97140 on a diagnosis of that region:
-../shared/domain/coding-facts.md §4 (first row, [S] chiro.org, healthnetworksolutions.net) and
-§5 trigger 5 (CO-97); issue 4 rule 5. Pairs in ``valuesets/ncci-cmt-manual-therapy.json``.
+Sources (ids in valuesets/sources.json): the Medicare NCCI PTP edits, practitioner table:
+98940/98941/98942 (column 1) with 97140 (column 2), bundled on the same anatomic region, payable
+with modifier 59 or XS only when the manual therapy is to a different region, with the claim's
+diagnosis pointer for 97140 on a diagnosis of that region. The pair is not checked against a
+given quarter's table: check the current one. Pairs in ``valuesets/ncci-cmt-manual-therapy.json``.
 NCCI is Medicare's edit set and many commercial payers apply it: the card is ``info`` for every
 payer.
 """
@@ -25,6 +25,16 @@ from ._procedures import (
 
 RULE_ID = "ncci-manual-therapy-cmt"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cms-ncci-ptp-practitioner",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "NcciCmtManualTherapy",
+    "SpinalRegionOfDiagnosis",
+    "SpinalRegions",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -1,16 +1,16 @@
 """[procedure-unsupported] An ordered or performed procedure that no diagnosis of the encounter
 plausibly supports.
 
-Source: the source article's "Incompatible Procedure Pairings" (pairing M54.50 with services not
-commonly associated with back pain, like cardiovascular therapy, raises red flags) and its
-procedure list, corrected by ../shared/domain/coding-facts.md §0 row 8 and §3; issue 4 rule 1.
-The pairing map (``valuesets/lbp-diagnosis-to-procedures.json``) is plausibility for the
-low-back-pain family, not payer policy: §5 found no LCD that restricts 97110/97140/97530 to
-particular ICD-10-CM codes, so no diagnosis restriction is encoded.
+The pairing map (``valuesets/lbp-diagnosis-to-procedures.json``) is clinical plausibility for
+the low-back-pain family, not payer policy: the Medicare therapy LCDs and billing articles (LCD
+L33631, LCD L34428, Article A57067) ask for a valid ICD-10-CM code at the highest specificity and
+skilled, medically necessary therapy, but restrict no therapy code to particular diagnoses, so
+no diagnosis restriction is encoded. Whether a payer restricts one is its own policy: check your
+payer's. Sources (ids in valuesets/sources.json) as listed in SOURCES.
 
 Judged only: procedures of ``LbpJudgedProcedures`` (the low-back-pain treatments, cardiac
-rehabilitation, wound debridement), and only when every diagnosis of the encounter belongs to
-the low-back-pain family. A diagnosis outside it may well support the procedure (a wound, heart
+rehabilitation, wound care), and only when every diagnosis of the encounter belongs to the
+low-back-pain family. A diagnosis outside it may well support the procedure (a wound, heart
 disease), and a flu shot is not this service's business: both stay quiet.
 """
 
@@ -30,6 +30,21 @@ from ._procedures import (
 
 RULE_ID = "procedure-unsupported"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "lcd-l33631",
+    "lcd-l34428",
+    "article-a57067",
+    "cdc-icd10cm-fy2026-april",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LbpJudgedProcedures",
+    "LbpDiagnosisToProcedures",
+    "LbpTreatments",
+    "CptLbpProcedureFacts",
+    "HcpcsLbpProcedureFacts",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -2,12 +2,14 @@
 (herniation or displacement, degeneration: in the note, the evidence, the Encounter's reason,
 or as a degeneration code without its pain pattern).
 
-Source: ../shared/domain/coding-facts.md §0 row 4 (herniation without radiculopathy M51.26 /
-M51.27, "Lumbago due to displacement of intervertebral disc"; with radiculopathy or sciatica
-M51.16 / M51.17), §0 row 5 and §1b (M51.36x / M51.37x chosen by pain pattern: .360 discogenic
-back pain only, .362 back and leg pain; M51.36 / M51.37 until 2024-09-30), §6a rule 3; the
-Excludes1 notes of M54.5 (M51.2-, M51.360, M51.370), M54.4 (M51.1-, M51.362) and M54.3 (M51.1-):
-with radicular features the disc code replaces M54.4- and is never suggested beside it.
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (April 2026):
+herniation without radiculopathy is M51.26 / M51.27 (inclusion term "Lumbago due to
+displacement of intervertebral disc"), with radiculopathy or sciatica M51.16 / M51.17;
+degeneration M51.36- / M51.37- is chosen by pain pattern (.360 discogenic back pain only, .362
+back and leg pain), children added in FY2025 (M51.36 / M51.37 billable until 2024-09-30); the
+Excludes1 notes of M54.5 (M51.2-, M51.360, M51.370), M54.4 (M51.1-, M51.362) and M54.3 (M51.1-)
+with ICD-10-CM Official Guidelines I.A.12.a: with radicular features the disc code replaces
+M54.4- and is never suggested beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-disc"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+    "cdc-icd10cm-fy2025-april",
+    "icd10cm-guidelines-i-a-12-a",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LowBackPainNonspecific",
+    "LumbarDiscDisplacement",
+    "LumbarDiscDegeneration",
+    "LumbarDiscDegenerationNoPainPattern",
+    "LumbarDiscSpecified",
+    "LbpDocumentedFindingToIcd10cm",
+    "SnomedLowBackToIcd10cm",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

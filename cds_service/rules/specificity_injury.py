@@ -2,14 +2,13 @@
 note or the Encounter's reason: a strain, a sprain, lifting, a fall, other trauma; a strain or
 sprain code in the evidence or the reason; an earlier injury Condition that is still active).
 
-Source: ../shared/domain/coding-facts.md §0 row 6 and §1c (muscle, fascia or tendon strain
-S39.012-, M54.5 Excludes1 "low back strain (S39.012)"; ligament sprain S33.5XX-; the 7th
-character is required: A active treatment, D routine care in the healing or recovery phase),
-§6a rule 2 (trauma first among the ordered rules), §5 denial trigger 8 (wrong 7th character in
-rehab after injury). 7th-character definitions per the Official Guidelines as quoted there [S].
-A mechanism alone (a fall, lifting) without a named strain or sprain yields to a documented
-disc disorder or sciatica, and is suggested as both alternatives with a prompt to document the
-kind of injury.
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (April 2026): muscle,
+fascia or tendon strain S39.012-, ligament sprain S33.5XX-, and M54.5 Excludes1 "low back strain
+(S39.012)" (ICD-10-CM Official Guidelines I.A.12.a); ICD-10-CM Official Guidelines I.C.19.a (the
+7th character: A while the patient receives active treatment, D for encounters in the healing
+or recovery phase after it, S for sequelae). A mechanism alone (a fall, lifting) without a named
+strain or sprain yields to a documented disc disorder or sciatica, and is suggested as both
+alternatives with a prompt to document the kind of injury.
 """
 
 from __future__ import annotations
@@ -30,6 +29,21 @@ from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-injury"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+    "icd10cm-guidelines-i-c-19-a",
+    "icd10cm-guidelines-i-a-12-a",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LowBackPainNonspecific",
+    "LumbarInjury",
+    "LowerBackStrain",
+    "LumbarSprain",
+    "LbpDocumentedFindingToIcd10cm",
+    "SnomedLowBackToIcd10cm",
+)
 
 STRAIN_OR_SPRAIN = "LumbarInjury"
 

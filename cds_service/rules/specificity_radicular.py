@@ -2,12 +2,12 @@
 radiating into the leg is documented (in the note, the evidence, the Encounter's reason, or as
 its own diagnosis).
 
-Source: ../shared/domain/coding-facts.md §0 row 3 (low back pain with sciatica is M54.4-
-Lumbago with sciatica, by side; M54.3 Excludes1 "sciatica with lumbago (M54.4-)"), §1a (M54.16 /
-M54.17 radiculopathy not due to a disc disorder), §6a rule 4 and "Laterality" (an unspecified
-side, M54.40, should prompt a provider query), §5 denial trigger 3 (an unspecified code despite
-documented specifics). ICD-10-CM Official Guidelines I.B.9 (use the combination code) and
-I.B.13 (no bilateral code: assign the right and the left code). A documented disc disorder
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (April 2026): low back
+pain with sciatica is M54.4- Lumbago with sciatica, by side (M54.3 Excludes1 "sciatica with
+lumbago (M54.4-)", ICD-10-CM Official Guidelines I.A.12.a); M54.16 / M54.17 radiculopathy not due
+to a disc disorder (M54.1 Excludes1 M51.1-). ICD-10-CM Official Guidelines I.B.9 (use the
+combination code) and I.B.13 (laterality; no bilateral code: assign the right and the left
+code; an unspecified side, M54.40, is worth a query to the provider). A documented disc disorder
 takes precedence (specificity-disc suggests M51.16 / M51.17, never M54.4-: M54.4 Excludes1
 M51.1-), and so does a documented strain or sprain (specificity-injury).
 """
@@ -22,6 +22,23 @@ from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-radicular"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+    "icd10cm-guidelines-i-a-12-a",
+    "icd10cm-guidelines-i-b-9",
+    "icd10cm-guidelines-i-b-13",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LowBackPainNonspecific",
+    "SciaticaWithoutLumbago",
+    "LumbarRadiculopathy",
+    "LumbarRadicularSpecified",
+    "Dorsalgia",
+    "LbpDocumentedFindingToIcd10cm",
+    "SnomedLowBackToIcd10cm",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -1,12 +1,12 @@
 """[specificity-vertebrogenic] Nonspecific low back pain coded while the provider documents
 vertebrogenic (vertebral endplate) low back pain, which has its own code, M54.51.
 
-Source: ../shared/domain/coding-facts.md §1a (M54.51 Vertebrogenic low back pain, inclusion term
-"Low back vertebral endplate pain", for when the provider explicitly documents it) and §6a rule 7
-("vertebrogenic / endplate pain explicitly documented → M54.51"); M54.51 is billable from
-2021-10-01 (``valuesets/icd10cm-billable-periods.json``). Speaks only where no injury, disc or
-radicular finding already claims the diagnosis (``Picture.owner``): those codes are more
-specific still, and M54.5 Excludes1 several of them.
+Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (April 2026): M54.51
+Vertebrogenic low back pain, inclusion term "Low back vertebral endplate pain", for when the
+provider documents it; M54.51 is billable from 2021-10-01
+(``valuesets/icd10cm-billable-periods.json``). Speaks only where no injury, disc or radicular
+finding already claims the diagnosis (``Picture.owner``): those codes are more specific still,
+and M54.5 Excludes1 several of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,17 @@ from ._uncoded import plan_suggestions, specific_plan
 
 RULE_ID = "specificity-vertebrogenic"
 HOOKS = ("order-sign", "encounter-discharge")
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cdc-icd10cm-fy2026-april",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "LowBackPainNonspecific",
+    "LbpDocumentedFindingToIcd10cm",
+    "Icd10cmBillablePeriods",
+    "SnomedLowBackToIcd10cm",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

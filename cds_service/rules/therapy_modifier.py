@@ -1,12 +1,12 @@
 """[therapy-modifier] At discharge, outpatient therapy procedures for a Medicare patient: GP on
 every line, and KX once the year's therapy spend passes the threshold.
 
-Source: Claims Processing Manual (Pub 100-04) Ch. 5 §20.1 (GP/GO/GN on every outpatient therapy
-line) and the KX threshold mechanism ([V] NGS, Noridian); amounts CY2025 $2,410 and CY2026
-$2,480 [S]: ../shared/domain/coding-facts.md §0 row 9, §4 (GP and KX rows), §5 trigger 7;
-issue 4 rule 7. Codes in ``valuesets/medicare-outpatient-therapy.json`` (CPT 97xxx and G0283),
-amounts by year in ``valuesets/medicare-therapy-thresholds.json``; a year not there gets no
-amount. Payer from the Coverage; without one, quiet.
+Sources (ids in valuesets/sources.json): the Medicare Claims Processing Manual, Pub 100-04 Ch. 5
+§20.1 (GP / GO / GN on every outpatient therapy line); the KX modifier threshold and the
+targeted medical review threshold by calendar year (CMS Therapy Services; Noridian KX modifier
+thresholds for CY2022-CY2024). Codes in ``valuesets/medicare-outpatient-therapy.json`` (CPT
+97xxx and G0283), amounts by year in ``valuesets/medicare-therapy-thresholds.json``; a year not
+there gets no amount. Payer from the Coverage; without one, quiet.
 """
 
 from __future__ import annotations
@@ -25,6 +25,21 @@ from ._procedures import (
 
 RULE_ID = "therapy-modifier"
 HOOKS = ("encounter-discharge",)
+# Public sources (valuesets/sources.json) this rule rests on
+SOURCES = (
+    "cms-pub100-04-ch5-s20-1",
+    "cms-therapy-services",
+    "noridian-kx-thresholds",
+)
+# The knowledge files (valuesets/*.json, by name) this rule reads, served at /valuesets/{id}
+VALUESETS = (
+    "MedicareOutpatientTherapy",
+    "MedicareTherapyThresholds",
+    "CptLbpProcedureFacts",
+    "HcpcsLbpProcedureFacts",
+    "MedicareCoverage",
+    "PayorNameWords",
+)
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:

@@ -27,6 +27,8 @@ SOPT_SYSTEMS = frozenset({SOPT_SYSTEM, "urn:oid:2.16.840.1.113883.3.221.5"})
 # Systems whose codes are hierarchical by prefix, so that "is-a X" means "starts with X".
 _PREFIX_HIERARCHIES = frozenset({ICD10CM_SYSTEM, SOPT_SYSTEM})
 _HISTORY_URL = f"{CANONICAL_BASE}/CodeSystem/icd10cm-billable-periods"
+# Beside the terminology but not terminology: the catalog of public sources (cds_service/sources.py)
+SOURCES_CATALOG = "sources.json"
 
 
 _MEMO_LIMIT = 50_000  # membership answers kept per ValueSet (a few MiB at most)
@@ -129,7 +131,7 @@ class ValueSetStore:
 
     # -- loading -------------------------------------------------------------------------
     def _load(self) -> None:
-        files = sorted(self.directory.glob("*.json"))
+        files = sorted(p for p in self.directory.glob("*.json") if p.name != SOURCES_CATALOG)
         if not files:
             raise TerminologyError(f"{self.directory}: no ValueSet or ConceptMap files found.")
         resources = [(path, _read_resource(path)) for path in files]
