@@ -24,6 +24,9 @@ What ``write`` does to each request's record, and nothing more:
   Observations, MedicationRequests, Claims and the rest are left out), trimmed to the last
   three years (--history-years) plus the older Conditions still unresolved at that visit and
   every Coverage, to keep the fixtures small;
+- shows them as they stood at that visit: Synthea writes a whole life, so a Condition that
+  resolved later is shown active (its abatement left out), a Coverage that ended later active
+  (its end left out), and a death after the visit is left out;
 - date-shifts every date of that record by one whole number of weeks (weekday and time of day
   kept, so every interval within the patient is kept) so that the encounter's date of service
   falls between 2026-04-01 and 2026-09-30, inside ICD-10-CM FY2026; a patient's visits share
@@ -107,7 +110,6 @@ class PatientRecord:
 
 def load(path: Path) -> PatientRecord:
     bundle = json.loads(path.read_text("utf-8"))
-    record: PatientRecord | None = None
     by_type: dict[str, list[dict]] = {}
     local_refs: dict[str, str] = {}
     for entry in bundle.get("entry", []):
@@ -119,8 +121,7 @@ def load(path: Path) -> PatientRecord:
     patients = by_type.get("Patient", [])
     if len(patients) != 1:
         raise SystemExit(f"{path.name}: expected one Patient, found {len(patients)}")
-    record = PatientRecord(path, patients[0], by_type, local_refs)
-    return record
+    return PatientRecord(path, patients[0], by_type, local_refs)
 
 
 def load_all(directory: Path) -> list[PatientRecord]:
