@@ -26,6 +26,7 @@ from tests.auth_support import ISSUER, TENANT, TENANT_ISSUER, JwksServer, ec_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = sorted((FIXTURES / "examples").glob("*.json"))
+SYNTHEA = sorted((FIXTURES / "synthea").glob("*.json"))  # scripts/synthea_fixtures.py
 
 
 # -- the logs of the whole run, scanned for patient data and tokens (tests/log_scan.py) ---------
@@ -50,7 +51,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if _log_handler is not None:
         logging.getLogger().removeHandler(_log_handler)
         _log_handler.close()
-    leaks = log_scan.scan(LOG_DIR, log_scan.fixture_markers(EXAMPLES))
+    leaks = log_scan.scan(LOG_DIR, log_scan.fixture_markers(EXAMPLES + SYNTHEA))
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if leaks:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
