@@ -42,6 +42,9 @@ def pytest_configure(config) -> None:
     # default one nor a DATABASE_URL from the shell (each LiveServer gets its own folder too).
     os.environ.pop("DATABASE_URL", None)
     os.environ["CDS_DATA_DIR"] = str(LOG_DIR / "data")
+    # Settings loaded from an explicit environment (no CDS_DATA_DIR) fall back to the default
+    # folder: keep that inside the run too, never the user's ~/.local/share.
+    os.environ["XDG_DATA_HOME"] = str(LOG_DIR / "xdg-data")
     _log_handler = log_scan.RecordEverythingHandler(LOG_DIR / log_scan.IN_PROCESS_LOG)
     logging.getLogger().addHandler(_log_handler)
     logging.getLogger("cds_service").setLevel(logging.DEBUG)  # "at any level"

@@ -13,6 +13,7 @@ from cds_service import create_app
 from cds_service.hooks import SERVICES
 from cds_service.settings import Settings
 from tests.conftest import free_port, load_example
+from tests.db_support import databases_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -187,11 +188,19 @@ def test_fhir_fetch_outcomes_are_recorded_from_a_fixed_vocabulary(client):
     assert not any("Patient/p1" in value for (_, labels) in after for _, value in labels)
 
 
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory):
+    yield from databases_fixture(tmp_path_factory)
+
+
 @pytest.mark.parametrize("reachable", [True, False])
-def test_readyz_with_a_real_postgresql(reachable):
-    """The PostgreSQL feedback store on 127.0.0.1:5432 (db test), and one on a closed port."""
+def test_readyz_with_a_real_postgresql(reachable, databases):
+    """The PostgreSQL feedback store on 127.0.0.1:5432 (db test, a schema of its own, so that
+    no run leaves a migrated public schema behind), and one on a closed port."""
     port = 5432 if reachable else free_port()
-    settings = Settings.load({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/test",
+    url = (databases.postgresql().url if reachable
+           else f"postgresql://postgres@127.0.0.1:{port}/test")
+    settings = Settings.load({"DATABASE_URL": url,
                               "CDS_PATIENT_HASH_KEY": "readiness-test-key-" + "k" * 32})
     app = create_app(dataclasses.replace(settings, auth_disabled=True))
     try:

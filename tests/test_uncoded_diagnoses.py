@@ -9,10 +9,22 @@ excludes, is removed so that the claim keeps one code per condition.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from cds_service.terminology import ICD10_WHO_SYSTEM, ICD10CM_SYSTEM, SNOMED_SYSTEM
-from tests.builders import cards, condition, encounter, procedure, request, topic
+from tests.builders import (
+    DISCHARGE,
+    ORDER_SIGN,
+    cards,
+    condition,
+    encounter,
+    procedure,
+    request,
+    topic,
+)
 from tests.contract import check_response
 
 VISIT = encounter(start="2026-03-02T09:00:00-05:00")  # inside the bundled FY2026 release
@@ -167,3 +179,30 @@ def test_no_rule_judges_a_candidate_as_coded():
             if "Condition/c1" in deleted:
                 assert any(c["system"] == ICD10CM_SYSTEM for r in updated
                            for c in r["code"]["coding"])
+
+
+# -- Synthea records (tests/fixtures/synthea: generated at a fixed seed, see its README) -------
+SYNTHEA = sorted((Path(__file__).parent / "fixtures" / "synthea").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SYNTHEA, ids=[p.stem for p in SYNTHEA])
+def test_synthea_chronic_low_back_pain_gets_its_icd10cm_code(path):
+    """Case 6: Synthea records chronic low back pain as SNOMED CT 278860009 only; every visit
+    carrying it gets a card adding M54.50 to that Condition, on both hooks; the visits without
+    it get none."""
+    body = json.loads(path.read_text())
+    service = ORDER_SIGN if body["hook"] == "order-sign" else DISCHARGE
+    result = cards(body, service)
+    problems = check_response({"cards": result}, body, {})
+    assert not problems, problems
+    chronic = {e["resource"]["id"] for e in body["prefetch"]["conditions"].get("entry", [])
+               if any(c.get("code") == "278860009"
+                      for c in e["resource"]["code"].get("coding", []))}
+    missing = [c for c in result if topic(c) == "icd10cm-missing"]
+    if "control" in path.stem:
+        assert missing == [], [topic(c) for c in result]
+        return
+    assert len(missing) == 1, [topic(c) for c in result]
+    ((kind, target, codes),) = plan(missing[0])
+    assert kind == "update" and target in chronic and codes == ["M54.50"]
+    assert kept_codings(missing[0], SNOMED_SYSTEM) == ["278860009"]
