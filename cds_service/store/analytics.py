@@ -1,6 +1,6 @@
 """Override analytics: per rule, the cards shown and what clinicians did with them.
 
-Definitions (README, Feedback and analytics):
+Definitions (docs/feedback-and-analytics.md):
 
 - ``shown``: cards of the rule the service returned (since the given instant, if any);
 - a card's outcome is its latest feedback item (by ``outcomeTimestamp``, then arrival), so a
