@@ -21,7 +21,7 @@ from .terminology import Terminology, get_terminology
 if TYPE_CHECKING:  # SQLAlchemy is imported by create_app only
     from .store import SqlFeedbackStore
 
-__all__ = ["create_app"]
+__all__ = ["build_pipeline", "create_app"]
 
 
 @dataclass
@@ -38,11 +38,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     from .store import create_feedback_store
 
-    terminology = get_terminology()
-    pipeline = HookPipeline(terminology, CardRenderer(), _fhir_fetcher(settings))
+    pipeline = build_pipeline(settings)
     app.extensions["cds"] = ServiceState(
         settings=settings,
-        terminology=terminology,
+        terminology=pipeline.terminology,
         pipeline=pipeline,
         # opened and migrated by server.run before the workers fork, else on first use
         feedback_store=create_feedback_store(settings),
@@ -55,6 +54,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     http.init_app(app)
     return app
+
+
+def build_pipeline(settings: Settings) -> HookPipeline:
+    """The hook pipeline alone (terminology, rules, cards, FHIR fallback), without the HTTP app:
+    what `cds-service evaluate` runs, with no client authentication or feedback store."""
+    return HookPipeline(get_terminology(), CardRenderer(), _fhir_fetcher(settings))
 
 
 def _fhir_fetcher(settings: Settings) -> FhirFetcher | None:

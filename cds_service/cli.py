@@ -4,6 +4,7 @@ the effective configuration."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -21,12 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the CDS Hooks API (gunicorn)")
-    serve.add_argument("--host", help="address to bind (default: CDS_HOST, else 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: CDS_PORT, else 8080)")
-    serve.add_argument("--workers", type=int,
-                       help="worker processes (default: CDS_WORKERS, else the usable CPUs)")
-    serve.add_argument("--threads", type=int,
-                       help="threads per worker (default: CDS_THREADS, else 4)")
+    serve.add_argument("--host", help=_setting_help("host"))
+    serve.add_argument("--port", type=int, help=_setting_help("port"))
+    serve.add_argument("--workers", type=int, help=_setting_help("workers"))
+    serve.add_argument("--threads", type=int, help=_setting_help("threads"))
 
     config = commands.add_parser(
         "config", help="check the settings and print them, secrets masked (exit 2 if invalid)")
@@ -48,6 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in store_commands:
         return store_commands[args.command](args)
     return _evaluate(args)
+
+
+def _setting_help(name: str) -> str:
+    """An option's help from its setting (cds_service/settings.py): meaning, variable, default,
+    so that the help cannot drift from the default the server uses."""
+    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    spec = field.metadata["spec"]
+    meaning, _, said_default = spec.description.partition(" (default: ")
+    if field.default_factory is not dataclasses.MISSING:  # computed, e.g. the usable CPUs
+        default = f"{said_default.rstrip(')')}: {field.default_factory()} here"
+    else:
+        default = field.default
+    # argparse formats help with %: a literal one must be doubled
+    return f"{meaning} (default: {spec.env}, else {default})".replace("%", "%%")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -117,10 +130,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("error: cannot tell the service from the request's hook; pass --service",
               file=sys.stderr)
         return 2
-    from . import create_app
+    from . import build_pipeline
 
-    try:
-        pipeline = create_app().extensions["cds"].pipeline
+    try:  # the pipeline alone: no HTTP, so no client authentication and no feedback store
+        pipeline = build_pipeline(Settings.load())
     except SettingsError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
         return 2

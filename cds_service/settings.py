@@ -292,7 +292,7 @@ class Settings:
                                     "Seconds a fetched FHIR result is cached (0: no cache)")
     fhir_cache_size: int = setting("CDS_FHIR_CACHE_SIZE", 256, integer(0),
                                    "FHIR results cached per worker")
-    # Client authentication (cds_service/auth.py; README "Security")
+    # Client authentication (cds_service/auth.py; docs/security.md)
     auth_disabled: bool = setting("CDS_AUTH_DISABLED", False, boolean,
                                   "Accept calls without a client JWT (local testing only)")
     trusted_issuers: tuple[dict, ...] = setting(

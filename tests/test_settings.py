@@ -3,6 +3,7 @@ the `config` and `serve` commands' handling of it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from dataclasses import dataclass, fields
@@ -172,15 +173,45 @@ def test_bad_settings_stop_the_command_with_code_2_and_no_traceback(tmp_path, co
     assert "CDS_MAX_BODY_BYTES must be at least 1024, got '12'" in result.stderr
 
 
-def test_readme_documents_every_variable():
-    readme = (ROOT / "README.md").read_text()
+SETTINGS_REFERENCE = ROOT / "docs" / "deployment.md"  # its Configuration table
+
+
+def _reference_rows() -> dict[str, list[str]]:
+    """The settings table's rows by variable: | `NAME` | default | meaning |."""
+    rows = {}
+    for line in SETTINGS_REFERENCE.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def test_the_settings_reference_documents_every_variable():
+    rows = _reference_rows()
     missing = [f.metadata["spec"].env for f in fields(Settings)
-               if f"`{f.metadata['spec'].env}`" not in readme]
-    assert not missing, f"README.md does not document {missing}"
+               if f.metadata["spec"].env not in rows]
+    assert not missing, f"{SETTINGS_REFERENCE.relative_to(ROOT)} does not document {missing}"
+
+
+def test_the_settings_reference_states_the_defaults():
+    """The table's default column says what the code uses (a computed or absent default is
+    described in words)."""
+    rows = _reference_rows()
+    for f in fields(Settings):
+        if f.default is dataclasses.MISSING or f.default in (None, ()):
+            continue
+        spec = f.metadata["spec"]
+        shown = f.default if not isinstance(f.default, tuple) else ",".join(f.default)
+        if isinstance(shown, bool):
+            shown = str(shown).lower()
+        elif isinstance(shown, float) and shown.is_integer():
+            shown = int(shown)
+        assert rows[spec.env][1].strip("`") == str(shown), (spec.env, rows[spec.env][1])
 
 
 def test_file_keys_are_the_variable_names_in_lower_case():
-    """README: a key of CDS_CONFIG_FILE is its variable's name in lower case without CDS_."""
+    """docs/deployment.md: a key of CDS_CONFIG_FILE is its variable's name in lower case without
+    CDS_."""
     for f in fields(Settings):
         env = f.metadata["spec"].env
         assert f.name == env.lower().removeprefix("cds_"), (f.name, env)

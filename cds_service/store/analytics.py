@@ -1,6 +1,6 @@
 """Override analytics: per rule, the cards shown and what clinicians did with them.
 
-Definitions (README, Feedback and analytics):
+Definitions (docs/feedback-and-analytics.md):
 
 - ``shown``: cards of the rule the service returned (since the given instant, if any);
 - a card's outcome is its latest feedback item (by ``outcomeTimestamp``, then arrival), so a
@@ -162,9 +162,20 @@ def _printable(value: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in value)
 
 
+def _reason_text(reason: dict[str, Any]) -> str:
+    """A reason as its code, then the card's own wording for it where the code is one of ours:
+    ``payer-accepts-code "Payer's own code set accepts this code for this date" (2)``."""
+    if reason["code"] is None:
+        named = "(no reason given)"
+    elif reason.get("display"):
+        named = f'{_printable(reason["code"])} "{reason["display"]}"'
+    else:
+        named = _printable(reason["code"])
+    return f"{named} ({reason['count']})"
+
+
 def _reasons_text(rule: dict[str, Any]) -> str:
-    return "; ".join(f"{_printable(r['code']) if r['code'] is not None else '(no reason given)'}"
-                     f" ({r['count']})" for r in rule["topOverrideReasons"])
+    return "; ".join(_reason_text(reason) for reason in rule["topOverrideReasons"])
 
 
 def _spreadsheet_safe(value: str) -> str:
@@ -172,23 +183,24 @@ def _spreadsheet_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-_COLUMNS = ("rule_id", "shown", "accepted", "overridden", "no_feedback", "acceptance_rate",
+_COLUMNS = ("rule_id", "title", "shown", "accepted", "overridden", "no_feedback", "acceptance_rate",
             "top_override_reasons")
 
 
 def _row(rule: dict[str, Any]) -> list[str]:
-    return [rule["ruleId"], str(rule["shown"]), str(rule["accepted"]), str(rule["overridden"]),
-            str(rule["noFeedback"]), _rate(rule["acceptanceRate"]), _reasons_text(rule)]
+    return [rule["ruleId"], rule.get("title") or "", str(rule["shown"]), str(rule["accepted"]),
+            str(rule["overridden"]), str(rule["noFeedback"]), _rate(rule["acceptanceRate"]),
+            _reasons_text(rule)]
 
 
 def render_table(report: dict[str, Any]) -> str:
     rows = [list(_COLUMNS)] + [_row(rule) for rule in report["rules"]]
     totals = report["totals"]
-    rows.append(["(all rules)", str(totals["shown"]), str(totals["accepted"]),
+    rows.append(["(all rules)", "", str(totals["shown"]), str(totals["accepted"]),
                  str(totals["overridden"]), str(totals["noFeedback"]),
                  _rate(totals["acceptanceRate"]), ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    numeric = range(1, 6)
+    numeric = range(2, 7)
     lines = []
     for number, row in enumerate(rows):
         cells = [cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
@@ -205,7 +217,8 @@ def render_csv(report: dict[str, Any]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(_COLUMNS)
     for rule in report["rules"]:
-        writer.writerow([_spreadsheet_safe(rule["ruleId"]), rule["shown"], rule["accepted"],
+        writer.writerow([_spreadsheet_safe(rule["ruleId"]), rule.get("title") or "",
+                         rule["shown"], rule["accepted"],
                          rule["overridden"],
                          rule["noFeedback"],
                          "" if rule["acceptanceRate"] is None else rule["acceptanceRate"],
