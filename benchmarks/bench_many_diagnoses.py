@@ -10,14 +10,15 @@ the same run), and the time per diagnosis relative to the smallest size (1.0 is 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_evaluate import median_seconds  # noqa: E402
+
 from cds_service import create_app  # noqa: E402
 from tests.builders import condition, encounter, request  # noqa: E402
 
@@ -35,33 +36,25 @@ def body(size: int) -> bytes:
                                 enc=encounter(start="2026-03-02T09:00:00-05:00")))
 
 
-def median(function, repeat: int) -> float:
-    function()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", default="300,1200,3000",
+                        help="diagnoses per encounter, comma-separated, smallest first")
     args = parser.parse_args()
     pipeline = create_app().extensions["cds"].pipeline
     print(f"{'diagnoses':>9} {'bytes':>9} {'orjson floor':>13} {'evaluate':>10} "
-          f"{'ratio':>7} {'per diagnosis vs 300':>21}")
+          f"{'ratio':>7} {'per diagnosis vs the first':>27}")
     base = None
-    for size in (300, 1200, 3000):
+    for size in (int(n) for n in args.sizes.split(",")):
         payload = body(size)
-        floor = median(lambda p=payload: orjson.loads(p), args.repeat)
-        seconds = median(lambda p=payload: pipeline.evaluate(SERVICE, orjson.loads(p)),
-                         args.repeat)
+        floor = median_seconds(lambda p=payload: orjson.loads(p), args.repeat)
+        seconds = median_seconds(
+            lambda p=payload: pipeline.evaluate(SERVICE, orjson.loads(p)), args.repeat)
         per = seconds / size
         base = base or per
         print(f"{size:>9} {len(payload):>9} {floor * 1e3:>10.2f} ms {seconds * 1e3:>7.0f} ms "
-              f"{seconds / floor:>6.0f}x {per / base:>20.2f}")
+              f"{seconds / floor:>6.0f}x {per / base:>26.2f}")
 
 
 if __name__ == "__main__":

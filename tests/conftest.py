@@ -72,6 +72,18 @@ def load_example(name: str) -> dict:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, for the page tests (headless, on loopback pages only)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing in CI: scripts/test installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (bash scripts/test installs it with "
+                    "apt-get): the page tests are skipped")
+    return path
+
+
+@pytest.fixture(scope="session")
 def app():
     """The app with client authentication off (CDS_AUTH_DISABLED); see ``auth_app``."""
     return create_app(dataclasses.replace(Settings.load(), auth_disabled=True))

@@ -5,9 +5,7 @@ against the real server: the rendered DOM has one bar per rule with the numbers 
 from __future__ import annotations
 
 import copy
-import os
 import re
-import shutil
 import subprocess
 import uuid
 from html.parser import HTMLParser
@@ -20,17 +18,6 @@ from tests.conftest import LiveServer, load_example
 DISCHARGE = "lbp-coding-encounter-discharge"
 REASONS = "https://lbp-coding.example.org/fhir/CodeSystem/override-reasons"
 BAR_WIDTH = 380  # analytics.js
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing in CI: scripts/test installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (bash scripts/test installs it with "
-                    "apt-get): the /analytics page test is skipped")
-    return path
 
 
 @pytest.fixture(scope="module")

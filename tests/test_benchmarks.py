@@ -53,3 +53,14 @@ def test_bench_evaluate_prints_its_table():
     assert [(r[0], r[1]) for r in rows] == [
         (size, calls) for size in ("10", "200") for calls in ("repeat", "fresh", "patient")]
     assert all(r[-1].endswith("x") and float(r[-1][:-1]) > 1 for r in rows)
+
+
+def test_bench_many_diagnoses_prints_its_table():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_many_diagnoses.py"),
+                             "--repeat", "1", "--sizes", "20,40"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["20", "40"]
+    assert rows[0][-1] == "1.00"

@@ -5,8 +5,6 @@ server, as JSON (Accept: application/json) and as HTML in headless Chromium (Deb
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
 import tomllib
 import uuid
@@ -27,17 +25,6 @@ PUBLIC_BASE = "https://cds.hospital.test/lbp"
 EXAMPLES = {"medicare-cmt-needs-subluxation": "lbp-coding-order-sign",
             "order-not-supported-by-diagnosis": "lbp-coding-order-sign",
             "retired-m545": "lbp-coding-encounter-discharge"}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing in CI: scripts/test installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (bash scripts/test installs it with "
-                    "apt-get): the rule page browser test is skipped")
-    return path
 
 
 @pytest.fixture(scope="module")
