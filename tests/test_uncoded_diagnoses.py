@@ -10,6 +10,7 @@ excludes, is removed so that the claim keeps one code per condition.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.builders import (
     cards,
     condition,
     encounter,
+    pipeline,
     procedure,
     request,
     topic,
@@ -206,3 +208,40 @@ def test_synthea_chronic_low_back_pain_gets_its_icd10cm_code(path):
     ((kind, target, codes),) = plan(missing[0])
     assert kind == "update" and target in chronic and codes == ["M54.50"]
     assert kept_codings(missing[0], SNOMED_SYSTEM) == ["278860009"]
+
+
+# -- the date of service of an order --------------------------------------------------------
+def _order_sign(authored: str | None) -> dict:
+    problem = condition("c1", "M54.5", encounter=None, recorded="2021-03-01")
+    problem["category"][0]["coding"][0]["code"] = "problem-list-item"
+    order = {"resourceType": "ServiceRequest", "id": "o1", "status": "draft",
+             "intent": "order", "subject": {"reference": "Patient/p1"},
+             "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97110"}]}}
+    if authored:
+        order["authoredOn"] = authored
+    return {
+        "hook": "order-sign", "hookInstance": "0b7e5c1e-8d3f-4f7a-9a77-2c1c8d2b3a10",
+        "context": {"userId": "Practitioner/pr1", "patientId": "p1",
+                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                    "entry": [{"resource": order}]}},
+        "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"},
+                     "conditions": {"resourceType": "Bundle", "type": "searchset",
+                                    "entry": [{"resource": problem}]},
+                     "procedures": None, "coverage": None},
+    }
+
+
+@pytest.mark.parametrize("authored, today, day", [
+    ("2026-03-15T10:00:00-05:00", None, "2026-03-15"),  # the order's own date
+    (None, "2026-04-02", "2026-04-02"),  # else the day it is signed
+])
+def test_an_order_is_dated_by_its_own_date_not_by_when_a_problem_was_recorded(
+        authored, today, day):
+    """On order-sign without an encounter, the date of service is the order's (authoredOn, else
+    today), never a problem-list Condition's recordedDate (2021-03-01 here, when M54.5 was
+    still billable: dated by it, the retired code would pass unnoticed)."""
+    result = pipeline().evaluate(ORDER_SIGN, _order_sign(authored),
+                                 today=date.fromisoformat(today) if today else None)
+    invalid = [c for c in result.response["cards"] if topic(c) == "invalid-code"]
+    assert len(invalid) == 1
+    assert f"this {day} visit" in invalid[0]["summary"]
