@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import orjson
@@ -24,9 +25,9 @@ def clone(resource: Any) -> Any:
         return copy.deepcopy(resource)
 
 
-def icd_coding(code: str, terminology: Terminology) -> dict:
+def icd_coding(code: str, terminology: Terminology, on: date | None = None) -> dict:
     coding = {"system": ICD10CM_SYSTEM, "code": code}
-    display = terminology.icd.description(code)
+    display = terminology.icd.description(code, on)
     if display:
         coding["display"] = display
     return coding
@@ -41,10 +42,10 @@ def with_icd_code(diagnosis: Diagnosis, old: str, new: str, terminology: Termino
     replaced = False
     for index, coding in enumerate(codings):
         if coding.get("system") in ICD10CM_SYSTEMS and normalize(coding.get("code", "")) == old:
-            codings[index] = icd_coding(new, terminology)
+            codings[index] = icd_coding(new, terminology, diagnosis.date_of_service)
             replaced = True
     if not replaced:
-        codings.append(icd_coding(new, terminology))
+        codings.append(icd_coding(new, terminology, diagnosis.date_of_service))
     return condition
 
 
@@ -56,7 +57,7 @@ def new_condition(facts: EncounterFacts, code: str, terminology: Terminology,
         "clinicalStatus": {"coding": [{"system": _CLINICAL_SYSTEM, "code": "active"}]},
         "verificationStatus": {"coding": [{"system": _VERIFICATION_SYSTEM, "code": "confirmed"}]},
         "category": [{"coding": [{"system": _CATEGORY_SYSTEM, "code": "encounter-diagnosis"}]}],
-        "code": {"coding": [icd_coding(code, terminology)]},
+        "code": {"coding": [icd_coding(code, terminology, facts.date_of_service)]},
     }
     subject = _subject(facts, template)
     if subject:

@@ -188,10 +188,10 @@ def replace_icd(diagnosis: Diagnosis, old: Iterable[str], new: str,
         if not is_old:
             codings.append(coding)
         elif not placed:
-            codings.append(icd_coding(new, terminology))
+            codings.append(icd_coding(new, terminology, diagnosis.date_of_service))
             placed = True
     if not placed:
-        codings.append(icd_coding(new, terminology))
+        codings.append(icd_coding(new, terminology, diagnosis.date_of_service))
     concept["coding"] = codings
     return condition
 
@@ -225,7 +225,7 @@ def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
 def code_descriptions(diagnosis: Diagnosis, terminology: Terminology) -> list[str]:
     """What a coded diagnosis says in words: its ICD-10-CM descriptions and coding displays."""
     texts = [c.display or "" for c in diagnosis.codes]
-    texts += [terminology.icd.description(c) or ""
+    texts += [terminology.icd.description(c, diagnosis.date_of_service) or ""
               for s, c in diagnosis_codes(diagnosis, terminology) if s == ICD10CM_SYSTEM]
     return [t for t in texts if t]
 
@@ -333,7 +333,8 @@ def _gather(found: Radicular | Disc, family: _Family, diagnosis, others, evidenc
     found.extra_codes = icd_in(terminology, merged, diagnosis)
     if found.extra_codes:
         found.kinds.add(merged_kind)
-        texts += [terminology.icd.description(c) or "" for c in found.extra_codes]
+        texts += [terminology.icd.description(c, diagnosis.date_of_service) or ""
+                  for c in found.extra_codes]
     for other in others:
         if in_set(terminology, family.specified, other):
             found.specified = True
@@ -468,9 +469,10 @@ def code_change(label: str, facts: EncounterFacts, diagnosis: Diagnosis, old: li
     return Suggestion(label, actions, params={
         "old": ", ".join(old),
         "new": new,
-        "display": icd.description(new) or new,
+        "display": icd.description(new, diagnosis.date_of_service) or new,
         "also": also or "",
-        "also_display": (icd.description(also) or also) if also else "",
+        "also_display": (icd.description(also, diagnosis.date_of_service) or also)
+        if also else "",
         "merged": ", ".join(_names(d, terminology) for d in absorb),
     })
 

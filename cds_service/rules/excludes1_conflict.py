@@ -17,6 +17,8 @@ M51), they may well be two unrelated conditions, so both choices are offered.
 
 from __future__ import annotations
 
+from datetime import date
+
 from ..facts import Diagnosis, EncounterFacts
 from ..terminology import ICD10CM_SYSTEM, Terminology
 from . import Action, Finding, Suggestion
@@ -26,19 +28,20 @@ RULE_ID = "excludes1-conflict"
 HOOKS = ("order-sign", "encounter-discharge")
 
 
-def _names(icd, owner: str, other: str):
+def _names(icd, owner: str, other: str, on: date | None = None):
     """The Excludes1 note of ``owner`` (or an ancestor) that names ``other``, if any."""
-    for note in icd.excludes1_notes(owner):
+    for note in icd.excludes1_notes(owner, on):
         if any(ref.matches(other) for ref in note.references) and not other.startswith(
                 note.owner):
             return note
     return None
 
 
-def _drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], str | None]:
+def _drop_choices(terminology: Terminology, a: str, b: str, on: date | None = None
+                  ) -> tuple[list[str], str | None]:
     """The codes one may remove (each a separate suggestion), and the recommended one."""
     icd = terminology.icd
-    a_names_b, b_names_a = _names(icd, a, b), _names(icd, b, a)
+    a_names_b, b_names_a = _names(icd, a, b, on), _names(icd, b, a, on)
     if a_names_b and not b_names_a:
         owner, named = a, b
     elif b_names_a and not a_names_b:
@@ -51,7 +54,7 @@ def _drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], 
         return [a, b], None
     if terminology.in_valueset(NONSPECIFIC, ICD10CM_SYSTEM, owner):
         return [owner], owner
-    if icd.chapter(owner) != icd.chapter(named):
+    if icd.chapter(owner, on) != icd.chapter(named, on):
         return [owner, named], owner
     return [owner], owner
 
@@ -59,8 +62,9 @@ def _drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], 
 def _suggestion(drop: str, keep: str, dropping: Diagnosis, same: bool, recommended: bool,
                 terminology: Terminology) -> Suggestion | None:
     icd = terminology.icd
-    params = {"drop": drop, "keep": keep, "drop_display": icd.description(drop) or drop,
-              "keep_display": icd.description(keep) or keep}
+    day = dropping.date_of_service
+    params = {"drop": drop, "keep": keep, "drop_display": icd.description(drop, day) or drop,
+              "keep_display": icd.description(keep, day) or keep}
     if same:
         if drop not in dropping.icd10cm:
             return None  # a SNOMED CT-only diagnosis: nothing to take out of it
@@ -78,19 +82,20 @@ def _suggestion(drop: str, keep: str, dropping: Diagnosis, same: bool, recommend
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     icd = terminology.icd
     entries = [(d, c) for d in facts.diagnoses for s, c in diagnosis_codes(d, terminology)
-               if s == ICD10CM_SYSTEM and icd.exists(c)]
+               if s == ICD10CM_SYSTEM and icd.exists(c, d.date_of_service)]
     findings, reported = [], set()
     for index, (first_dx, first) in enumerate(entries):
         for second_dx, second in entries[index + 1:]:
             pair = frozenset({(id(first_dx), first), (id(second_dx), second)})
             if first == second or pair in reported:
                 continue
-            note = icd.excludes1_conflict(first, second)
+            note = icd.excludes1_conflict(first, second, first_dx.date_of_service)
             if note is None:
                 continue
             reported.add(pair)
             same = first_dx is second_dx
-            drops, recommended = _drop_choices(terminology, first, second)
+            drops, recommended = _drop_choices(terminology, first, second,
+                                               first_dx.date_of_service)
             suggestions = []
             for drop in drops:
                 keep = second if drop == first else first
@@ -102,8 +107,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             day = first_dx.date_of_service
             findings.append(Finding(RULE_ID, params={
                 "first": first, "second": second,
-                "first_display": icd.description(first) or first,
-                "second_display": icd.description(second) or second,
+                "first_display": icd.description(first, day) or first,
+                "second_display": icd.description(second, day) or second,
+                "release": icd.release_label(day),
                 "note_owner": note.owner, "note": note.text,
                 "keep": (second if recommended == first else first) if recommended else "",
                 "drop": recommended or "",

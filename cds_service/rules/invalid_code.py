@@ -33,7 +33,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 reason = "retired"
             elif not_yet:
                 reason = "not_yet_valid"
-            elif not icd.exists(code):
+            elif not icd.exists(code, day):
                 reason = "unknown"
             elif replacements and all(r.startswith(code) for r in replacements):
                 reason = "needs_more_characters"
@@ -44,16 +44,19 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                     RULE_ID,
                     params={
                         "code": code,
-                        "description": icd.description(code) or "",
+                        "description": icd.description(code, day) or "",
+                        "release": icd.release_label(day),
                         "date": day.isoformat(),
                         "reason": reason,
                         "changed_on": (retired or not_yet or day).isoformat(),
-                        "replacements": [(r, icd.description(r) or "") for r in replacements],
+                        "replacements": [(r, icd.description(r, day) or "")
+                                         for r in replacements],
                     },
                     suggestions=[
                         Suggestion(
                             "replace",
-                            params={"old": code, "new": new, "display": icd.description(new)},
+                            params={"old": code, "new": new,
+                                    "display": icd.description(new, day)},
                             actions=[
                                 Action("update", "replace",
                                        resource=with_icd_code(diagnosis, code, new, terminology))

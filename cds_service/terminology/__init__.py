@@ -54,6 +54,8 @@ class Terminology:
                            reload=self._reload_if_changed)
         # A worker forked from a pre-loading server (gunicorn's SIGHUP starts new ones) looks
         # at the release folder again on its first use: a release added since is read then.
+        # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
+        self.text = TextReader(self.store.directory / "text-triggers")
         _LIVE.add(self)
         self.warn_if_outdated()
 

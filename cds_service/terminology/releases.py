@@ -51,10 +51,11 @@ def fiscal_year_start(fiscal_year: int) -> date:
 
 
 def release_label(fiscal_year: int, effective: date) -> str:
-    """"CDC ICD-10-CM FY2027"; a mid-year update also names its date."""
+    """"CDC ICD-10-CM FY2027"; a mid-year update also names its date: "CDC ICD-10-CM FY2026
+    (April 1, 2026)"."""
     label = f"CDC ICD-10-CM FY{fiscal_year}"
     if effective != fiscal_year_start(fiscal_year):
-        label += f" ({effective:%B} {effective.day}, {effective.year} update)"
+        label += f" ({effective:%B} {effective.day}, {effective.year})"
     return label
 
 
