@@ -53,7 +53,7 @@ class Terminology:
         self.icd = Icd10cm(self.store.billable_periods, self._load_releases(),
                            reload=self._reload_if_changed)
         # A worker forked from a pre-loading server (gunicorn's SIGHUP starts new ones) looks
-        # at the release folder again on its first use: a release added since is read then.
+        # at the release folder again as it starts (_after_fork_in_child).
         # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
         self.text = TextReader(self.store.directory / "text-triggers")
         _LIVE.add(self)
@@ -77,6 +77,7 @@ class Terminology:
 
     def refresh_releases(self) -> bool:
         """Read the release folder again if it changed since it was read; True if it did."""
+        self.icd.stale = False
         loaded = self._reload_if_changed()
         if loaded is None:
             return False
@@ -122,8 +123,16 @@ _LIVE: weakref.WeakSet[Terminology] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    """A new worker process (gunicorn forks them from a master that loaded everything, at
+    start and again on SIGHUP) looks at the release folder now: a release added or removed
+    since the master read it is read here. Only the folder listing is read unless it changed."""
     for terminology in list(_LIVE):
+        terminology._releases_lock = threading.Lock()  # a lock is not carried across a fork
         terminology._mark_stale()
+        try:
+            terminology.refresh_releases()
+        except Exception:  # read on first use instead (Icd10cm.releases)
+            log.warning("ICD-10-CM releases not re-read after fork", exc_info=True)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
