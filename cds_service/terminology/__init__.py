@@ -47,7 +47,7 @@ class Terminology:
         self.store = ValueSetStore(directory or data_dir("valuesets"))
         codeset.load()  # once, here: before a pre-forking server forks its workers
         # ICD-10-CM releases an operator loaded (`cds-service codeset add`), under CDS_DATA_DIR
-        self.releases_dir = releases_dir or releases.store_dir()
+        self.releases_dir = releases_dir or _default_releases_dir()
         self._releases_seen: tuple = ()
         self._releases_lock = threading.Lock()
         self.icd = Icd10cm(self.store.billable_periods, self._load_releases(),
@@ -117,6 +117,14 @@ class Terminology:
                     if target.code and target.code not in mapped:
                         mapped.append(target.code)
         return tuple(mapped)
+
+
+def _default_releases_dir() -> Path | None:
+    try:
+        return releases.store_dir()
+    except RuntimeError:  # no CDS_DATA_DIR and no home directory: the bundled release only
+        log.warning("no folder for ICD-10-CM releases (set CDS_DATA_DIR): the bundled release only")
+        return None
 
 
 _LIVE: weakref.WeakSet[Terminology] = weakref.WeakSet()

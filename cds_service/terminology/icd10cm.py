@@ -114,12 +114,13 @@ class Icd10cm:
             self.stale = False
             newer = self._reload()
             if newer is not None:
-                self._releases = newer
+                self.releases = newer
         return self._releases
 
     @releases.setter
     def releases(self, value: ReleaseSet) -> None:
         self._releases = value
+        _excludes1_notes.cache_clear()  # its entries hold the tables of the releases replaced
 
     def _table(self, on: date | None) -> CodeTable:
         return self.releases.in_force(on).table

@@ -172,8 +172,10 @@ def store_dir(data_dir: Path | str | None = None) -> Path:
         default_data_dir() / STORE_FOLDER)
 
 
-def fingerprint(directory: Path) -> tuple:
+def fingerprint(directory: Path | None) -> tuple:
     """What changes when a release is added, replaced or removed (names, sizes, mtimes)."""
+    if directory is None:
+        return ()
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
@@ -191,7 +193,7 @@ def fingerprint(directory: Path) -> tuple:
     return tuple(result)
 
 
-def load_stored(directory: Path) -> list[Release]:
+def load_stored(directory: Path | None) -> list[Release]:
     """Every release in the store; a file that cannot be read is skipped with a warning (the
     service still starts, and ``/readyz`` lists what was loaded)."""
     releases = []
