@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from .store.commands import add_commands  # db upgrade, report
 
     store_commands = add_commands(commands)
+    from .terminology.commands import add_commands as add_codeset_commands
+
+    store_commands.update(add_codeset_commands(commands))  # codeset add, list, remove
 
     evaluate = commands.add_parser("evaluate", help="run one hook request and print the cards")
     evaluate.add_argument("request", help="a CDS Hooks request JSON file, or - for stdin")

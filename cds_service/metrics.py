@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -39,6 +40,8 @@ class _Metrics:
     fhir_fetches: Any
     fhir_fetch_latency: Any
     feedback: Any
+    icd10cm_today_covered: Any
+    icd10cm_release: Any
 
 
 _created: _Metrics | None = None
@@ -75,6 +78,17 @@ def _create() -> _Metrics:
                                      buckets=_LATENCY_BUCKETS),
         feedback=Counter("cds_feedback", "Feedback items received, by outcome",
                          ["service", "outcome"]),
+        # set by the worker that answers a scrape or /readyz; the most recent value of a live
+        # worker wins (a worker that ended, e.g. after a reload, no longer counts)
+        icd10cm_today_covered=Gauge(
+            "cds_icd10cm_today_covered",
+            "1 when a loaded ICD-10-CM release covers today's date of service, else 0",
+            multiprocess_mode="livemostrecent"),
+        icd10cm_release=Gauge(
+            "cds_icd10cm_release_window_end_timestamp_seconds",
+            "Each loaded ICD-10-CM release (by fiscal year and effective date): the end of its "
+            "window (September 30, 00:00 UTC) as a Unix time",
+            ["fiscal_year", "effective"], multiprocess_mode="livemostrecent"),
     )
 
 
@@ -104,6 +118,16 @@ def record_cards(service_id: str, hook: str, cards: list[dict]) -> None:
         rule_id = card.get("source", {}).get("topic", {}).get("code")
         counter.labels(_word(service_id), _word(hook), _word(rule_id),
                        _word(card.get("indicator"))).inc()
+
+
+def record_icd10cm_releases(releases, today) -> None:
+    """The ICD-10-CM gauges, from this worker's loaded releases (``releases.ReleaseSet``)."""
+    metrics = _metrics()
+    metrics.icd10cm_today_covered.set(1 if releases.covers(today) else 0)
+    for release in releases.releases:
+        last_day = datetime.combine(release.until, datetime.min.time(), UTC)
+        metrics.icd10cm_release.labels(str(release.fiscal_year),
+                                       release.effective.isoformat()).set(last_day.timestamp())
 
 
 def exposition() -> tuple[bytes, str]:

@@ -166,7 +166,7 @@ def test_metrics_count_requests_and_cards_without_patient_data(client):
     label_names = {name for (metric, labels) in after if metric.startswith("cds_")
                    for name, _ in labels}
     assert label_names <= {"endpoint", "service", "hook", "status", "rule_id", "indicator",
-                           "outcome", "le"}
+                           "outcome", "le", "fiscal_year", "effective"}
 
 
 def test_an_unknown_service_id_is_not_a_label(client):

@@ -32,6 +32,8 @@ IN_2023 = "2023-05-02T09:00:00-04:00"
 def checked(body: dict, service: str | None = None) -> list[dict]:
     """The cards, after checking the response contract (shape, billable codes on the DOS)."""
     found = cards(body, service) if service else cards(body)
+    # the info card that FY2027 is not loaded (dates past 2026-09-30): tests/test_codeset_releases
+    found = [c for c in found if topic(c) != "codeset-outdated"]
     problems = check_response({"cards": found}, body, {})
     assert not problems, problems
     return found

@@ -217,8 +217,8 @@ def _member(diagnosis: Diagnosis, terminology: Terminology) -> _Member:
             if any(contains(s, c) for s, c in pairs):
                 documents.add(name)
     words = [c.display or "" for c in diagnosis.codes]
-    words += [terminology.icd.description(c) or "" for c in diagnosis.coded or
-              diagnosis.candidates]
+    words += [terminology.icd.description(c, diagnosis.date_of_service) or ""
+              for c in diagnosis.coded or diagnosis.candidates]
     return _Member(diagnosis, coded_in, documents, [w for w in words if w])
 
 

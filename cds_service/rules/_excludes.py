@@ -11,23 +11,27 @@ they may well be two unrelated conditions, so both choices are offered.
 
 from __future__ import annotations
 
+from datetime import date
+
 from ..facts.documented import DORSALGIA, NONSPECIFIC
 from ..terminology import ICD10CM_SYSTEM, Terminology
 
 
-def _names(icd, owner: str, other: str):
+def _names(icd, owner: str, other: str, on: date | None = None):
     """The Excludes1 note of ``owner`` (or an ancestor) that names ``other``, if any."""
-    for note in icd.excludes1_notes(owner):
+    for note in icd.excludes1_notes(owner, on):
         if any(ref.matches(other) for ref in note.references) and not other.startswith(
                 note.owner):
             return note
     return None
 
 
-def drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], str | None]:
-    """The codes one may remove (each a separate suggestion), and the recommended one."""
+def drop_choices(terminology: Terminology, a: str, b: str, on: date | None = None
+                 ) -> tuple[list[str], str | None]:
+    """The codes one may remove (each a separate suggestion), and the recommended one, by the
+    release in force ``on`` the date of service."""
     icd = terminology.icd
-    a_names_b, b_names_a = _names(icd, a, b), _names(icd, b, a)
+    a_names_b, b_names_a = _names(icd, a, b, on), _names(icd, b, a, on)
     if a_names_b and not b_names_a:
         owner, named = a, b
     elif b_names_a and not a_names_b:
@@ -40,6 +44,6 @@ def drop_choices(terminology: Terminology, a: str, b: str) -> tuple[list[str], s
         return [a, b], None
     if terminology.in_valueset(NONSPECIFIC, ICD10CM_SYSTEM, owner):
         return [owner], owner
-    if icd.chapter(owner) != icd.chapter(named):
+    if icd.chapter(owner, on) != icd.chapter(named, on):
         return [owner, named], owner
     return [owner], owner

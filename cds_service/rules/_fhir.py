@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 import orjson
@@ -25,9 +26,9 @@ def clone(resource: Any) -> Any:
         return copy.deepcopy(resource)
 
 
-def icd_coding(code: str, terminology: Terminology) -> dict:
+def icd_coding(code: str, terminology: Terminology, on: date | None = None) -> dict:
     coding = {"system": ICD10CM_SYSTEM, "code": code}
-    display = terminology.icd.description(code)
+    display = terminology.icd.description(code, on)
     if display:
         coding["display"] = display
     return coding
@@ -48,10 +49,10 @@ def recoded(diagnosis: Diagnosis, old: Iterable[str], new: str, terminology: Ter
         if not is_old:
             codings.append(coding)
         elif not placed:
-            codings.append(icd_coding(new, terminology))
+            codings.append(icd_coding(new, terminology, diagnosis.date_of_service))
             placed = True
     if not placed:
-        codings.append(icd_coding(new, terminology))
+        codings.append(icd_coding(new, terminology, diagnosis.date_of_service))
     concept["coding"] = codings
     return condition
 
@@ -79,7 +80,7 @@ def new_condition(facts: EncounterFacts, code: str, terminology: Terminology,
         "clinicalStatus": {"coding": [{"system": _CLINICAL_SYSTEM, "code": "active"}]},
         "verificationStatus": {"coding": [{"system": _VERIFICATION_SYSTEM, "code": "confirmed"}]},
         "category": [{"coding": [{"system": _CATEGORY_SYSTEM, "code": "encounter-diagnosis"}]}],
-        "code": {"coding": [icd_coding(code, terminology)]},
+        "code": {"coding": [icd_coding(code, terminology, facts.date_of_service)]},
     }
     subject = _subject(facts, template)
     if subject:

@@ -301,10 +301,11 @@ def _coded_excluding(facts: EncounterFacts, terminology: Terminology, new: str
     excluding = memo.setdefault("excluding", {})
     if new not in excluding:
         icd = terminology.icd
-        excluding[new] = [(code, found, drop_choices(terminology, new, code)[1])
+        day = facts.date_of_service
+        excluding[new] = [(code, found, drop_choices(terminology, new, code, day)[1])
                           for code, found in holders.items()
-                          if code != new and icd.exists(code)
-                          and icd.excludes1_conflict(new, code)]
+                          if code != new and icd.exists(code, day)
+                          and icd.excludes1_conflict(new, code, day)]
     return excluding[new]
 
 
@@ -321,6 +322,7 @@ def code_change(option: Option, facts: EncounterFacts, diagnosis: Diagnosis,
     create_also / remove_merged / remove_excluded."""
     old = list(old)
     icd = terminology.icd
+    day = diagnosis.date_of_service
     merged = [d for d in merged if d.reference and d is not diagnosis]
     conflicts = excludes_conflicts(facts, terminology, option.code, [diagnosis, *merged])
     if conflicts.blocked:
@@ -335,9 +337,10 @@ def code_change(option: Option, facts: EncounterFacts, diagnosis: Diagnosis,
     return Suggestion(label or option.label, actions, params={
         "old": ", ".join(old),
         "new": option.code,
-        "display": icd.description(option.code) or option.code,
+        "display": icd.description(option.code, day) or option.code,
         "also": option.also or "",
-        "also_display": (icd.description(option.also) or option.also) if option.also else "",
+        "also_display": (icd.description(option.also, day) or option.also) if option.also
+        else "",
         "merged": ", ".join(d.name for d in merged),
     })
 

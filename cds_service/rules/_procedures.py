@@ -174,17 +174,18 @@ def icd_codes(diagnosis: Diagnosis, terminology: Terminology) -> tuple[str, ...]
     return diagnosis.coded
 
 
-def lineage(code: str, terminology: Terminology) -> Iterator[str]:
+def lineage(code: str, terminology: Terminology, on: date | None = None) -> Iterator[str]:
     """The code, then its parents up to the ICD-10-CM category."""
     current: str | None = code
     while current:
         yield current
-        current = terminology.icd.parent(current)
+        current = terminology.icd.parent(current, on)
 
 
-def map_with_ancestors(terminology: Terminology, map_name: str, code: str) -> list[MapTarget]:
+def map_with_ancestors(terminology: Terminology, map_name: str, code: str,
+                       on: date | None = None) -> list[MapTarget]:
     """The targets of the nearest of ``code`` and its ancestors that the ConceptMap lists."""
-    for ancestor in lineage(code, terminology):
+    for ancestor in lineage(code, terminology, on):
         targets = terminology.translate(map_name, ICD10CM_SYSTEM, ancestor)
         if targets:
             return targets

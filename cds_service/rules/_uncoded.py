@@ -77,10 +77,10 @@ def uncoded_plan(facts: EncounterFacts, terminology: Terminology) -> UncodedPlan
         if other is diagnosis:
             continue
         for code in other.coded:
-            note = terminology.icd.excludes1_conflict(chosen, code)
+            note = terminology.icd.excludes1_conflict(chosen, code, day)
             if note is None:
                 continue
-            _, recommended = drop_choices(terminology, chosen, code)
+            _, recommended = drop_choices(terminology, chosen, code, day)
             if recommended == chosen:
                 # the coded code is where this condition is coded: nothing to add
                 return UncodedPlan(host, options, "covered", specific)

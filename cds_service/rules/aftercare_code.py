@@ -71,9 +71,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     params = {
         "date": day.isoformat(),
         "aftercare": aftercare,
-        "aftercare_display": icd.description(aftercare) or aftercare,
+        "aftercare_display": icd.description(aftercare, day) or aftercare,
         "status": status or "",
-        "status_display": (icd.description(status) or status) if status else "",
+        "status_display": (icd.description(status, day) or status) if status else "",
         "fusion": fusion,
         "surgeries": [(", ".join(p.billing_codes), p.performed_on.isoformat())
                       for p in surgeries if p.performed_on],
@@ -92,7 +92,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
              if terminology.in_valueset(NOT_FOR_SPINE, ICD10CM_SYSTEM, c)]
     for diagnosis, code in wrong if spine_context else []:
         suggestion_params = {**params, "wrong": code,
-                             "wrong_display": icd.description(code) or code}
+                             "wrong_display": icd.description(code, day) or code}
         actions: list[Action] = []
         if aftercare in on_encounter:
             # Z47.89 is already coded: only take the wrong code away

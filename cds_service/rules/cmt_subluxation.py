@@ -70,7 +70,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 [Action("create", "add",
                         resource=new_condition(facts, target.code, terminology, template))],
                 params={"new": target.code, "region": region,
-                        "display": terminology.icd.description(target.code) or ""},
+                        "display": terminology.icd.description(target.code,
+                                                               facts.date_of_service) or ""},
             ))
     codes = list(dict.fromkeys(b.code for b in cmt))
     return [Finding(

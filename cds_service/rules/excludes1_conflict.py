@@ -18,6 +18,7 @@ M51), they may well be two unrelated conditions, so both choices are offered.
 from __future__ import annotations
 
 from bisect import bisect_left
+from datetime import date
 
 from ..facts import Diagnosis, EncounterFacts
 from ..terminology import Terminology
@@ -43,10 +44,10 @@ VALUESETS = (
 
 
 def _suggestion(drop: str, keep: str, dropping: list[Diagnosis], same: bool, recommended: bool,
-                terminology: Terminology) -> Suggestion | None:
+                terminology: Terminology, day: date) -> Suggestion | None:
     icd = terminology.icd
-    params = {"drop": drop, "keep": keep, "drop_display": icd.description(drop) or drop,
-              "keep_display": icd.description(keep) or keep}
+    params = {"drop": drop, "keep": keep, "drop_display": icd.description(drop, day) or drop,
+              "keep_display": icd.description(keep, day) or keep}
     actions = []
     for diagnosis in dropping:
         action = _removal(diagnosis, drop, same)
@@ -67,21 +68,22 @@ def _removal(diagnosis: Diagnosis, code: str, same: bool) -> Action | None:
     return Action("delete", "remove_diagnosis", resource_id=diagnosis.reference)
 
 
-def _coded_entries(facts: EncounterFacts, terminology: Terminology
+def _coded_entries(facts: EncounterFacts, terminology: Terminology, day: date
                    ) -> dict[str, list[Diagnosis]]:
     """Each ICD-10-CM code on the record (known to the code set), with its diagnoses."""
     icd = terminology.icd
     by_code: dict[str, list[Diagnosis]] = {}
     for diagnosis in facts.diagnoses:
         for code in diagnosis.coded:
-            if icd.exists(code):
+            if icd.exists(code, day):
                 holders = by_code.setdefault(code, [])
                 if not holders or holders[-1] is not diagnosis:
                     holders.append(diagnosis)
     return by_code
 
 
-def _conflicting_pairs(codes: list[str], terminology: Terminology) -> list[tuple[str, str]]:
+def _conflicting_pairs(codes: list[str], terminology: Terminology, day: date
+                       ) -> list[tuple[str, str]]:
     """Every pair of the encounter's distinct codes that an Excludes1 note forbids together.
     A note's reference names a block of codes that is contiguous in sorted order (a code and
     everything below it, or a range of categories), so each is found by bisection: the cost
@@ -90,7 +92,7 @@ def _conflicting_pairs(codes: list[str], terminology: Terminology) -> list[tuple
     ordered = sorted(codes)
     pairs: set[tuple[str, str]] = set()
     for code in ordered:
-        for note in icd.excludes1_notes(code):
+        for note in icd.excludes1_notes(code, day):
             for reference in note.references:
                 last = reference.last.replace(".", "") if reference.last else None
                 index = bisect_left(ordered, reference.first)
@@ -110,38 +112,38 @@ def _conflicting_pairs(codes: list[str], terminology: Terminology) -> list[tuple
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     icd = terminology.icd
-    by_code = _coded_entries(facts, terminology)
+    day = facts.date_of_service
+    by_code = _coded_entries(facts, terminology, day)
     findings = []
-    for first, second in _conflicting_pairs(list(by_code), terminology):
+    for first, second in _conflicting_pairs(list(by_code), terminology, day):
         if len(findings) >= MAX_FINDINGS_PER_RULE:
             break
-        note = icd.excludes1_conflict(first, second)
+        note = icd.excludes1_conflict(first, second, day)
         if note is None:
             continue
-        day = by_code[first][0].date_of_service
         if not (icd.is_billable(first, day) and icd.is_billable(second, day)):
             continue  # invalid-code's card first: which code stays is decided among valid ones
         holders = {id(d) for d in by_code[first]} & {id(d) for d in by_code[second]}
         same = bool(holders)
-        drops, recommended = drop_choices(terminology, first, second)
+        drops, recommended = drop_choices(terminology, first, second, day)
         suggestions = []
         for drop in drops:
             keep = second if drop == first else first
             suggestion = _suggestion(drop, keep, by_code[drop], same,
-                                     len(drops) > 1 and drop == recommended, terminology)
+                                     len(drops) > 1 and drop == recommended, terminology, day)
             if suggestion:
                 suggestions.append(suggestion)
-        first_dx = by_code[first][0]
         findings.append(Finding(RULE_ID, params={
             "first": first, "second": second,
-            "first_display": icd.description(first) or first,
-            "second_display": icd.description(second) or second,
+            "first_display": icd.description(first, day) or first,
+            "second_display": icd.description(second, day) or second,
+            "release": icd.release_label(day),
             "note_owner": note.owner, "note": note.text,
             "keep": (second if recommended == first else first) if recommended else "",
             "drop": recommended or "",
             "same_condition": same,
             "choices": len(suggestions),
-            "date": first_dx.date_of_service.isoformat(),
+            "date": day.isoformat(),
             "uncoded": "", "uncoded_system": "",
         }, suggestions=suggestions, target=(by_code[recommended or first][0]).reference))
     plan = uncoded_plan(facts, terminology)
@@ -156,6 +158,7 @@ def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Term
     code that Condition, and remove the other."""
     icd = terminology.icd
     host = plan.host.diagnosis
+    day = host.date_of_service
     chosen = plan.options[0]
     conflict = plan.conflicts[0]
     actions = [Action("update", "code_uncoded",
@@ -167,8 +170,8 @@ def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Term
     actions += [Action("delete", "remove_diagnosis", resource_id=d.reference)
                 for d in plan.merged if d.reference]
     params = {"drop": conflict.code, "keep": chosen.code,
-              "drop_display": icd.description(conflict.code) or conflict.code,
-              "keep_display": icd.description(chosen.code) or chosen.code,
+              "drop_display": icd.description(conflict.code, day) or conflict.code,
+              "keep_display": icd.description(chosen.code, day) or chosen.code,
               "uncoded": host.name}
     suggestion = Suggestion("code_and_keep", actions, params=params)
     return Finding(RULE_ID, params={
@@ -180,4 +183,5 @@ def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Term
         "same_condition": False, "choices": 1,
         "date": host.date_of_service.isoformat(),
         "uncoded": host.name, "uncoded_system": system_name(host),
+        "release": icd.release_label(day),
     }, suggestions=[suggestion], target=host.reference)

@@ -51,7 +51,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 reason = "retired"
             elif not_yet:
                 reason = "not_yet_valid"
-            elif not icd.exists(code):
+            elif not icd.exists(code, day):
                 reason = "unknown"
             elif replacements and all(r.startswith(code) for r in replacements):
                 reason = "needs_more_characters"
@@ -74,11 +74,13 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                     RULE_ID,
                     params={
                         "code": code,
-                        "description": icd.description(code) or "",
+                        "description": icd.description(code, day) or "",
+                        "release": icd.release_label(day),
                         "date": day.isoformat(),
                         "reason": reason,
                         "changed_on": (retired or not_yet or day).isoformat(),
-                        "replacements": [(r, icd.description(r) or "") for r in replacements],
+                        "replacements": [(r, icd.description(r, day) or "")
+                                         for r in replacements],
                         "documented": ", ".join(sorted(_what(facts, diagnosis))) if (
                             documented) else "",
                     },

@@ -58,11 +58,13 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if not codes:
             return []  # a diagnosis we cannot read might support anything
         for code in codes:
-            targets = map_with_ancestors(terminology, PAIRING_MAP, code)
+            targets = map_with_ancestors(terminology, PAIRING_MAP, code,
+                                         diagnosis.date_of_service)
             if not targets:
                 return []  # outside the low-back-pain family: not ours to judge
             supported.update((t.system, t.code) for t in targets)
-            diagnoses.append((code, terminology.icd.description(code) or ""))
+            diagnoses.append((code, terminology.icd.description(
+                code, diagnosis.date_of_service) or ""))
     findings = []
     for billed in billed_codes(services):
         if (billed.system, billed.code) in supported or not terminology.in_valueset(

@@ -3,11 +3,16 @@ ValueSets / ConceptMaps kept as FHIR data in ``valuesets/``."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import weakref
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from ..data_files import data_dir
-from . import codeset
+from . import codeset, releases
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Icd10cm, normalize
 from .text import Reading, TextReader
 from .valuesets import (
@@ -18,6 +23,8 @@ from .valuesets import (
     TerminologyError,
     ValueSetStore,
 )
+
+log = logging.getLogger(__name__)
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
 # WHO ICD-10 (not the US clinical modification): valid codes, but not codes a US claim carries
@@ -42,12 +49,60 @@ PROCEDURE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM, "urn:oid:2.16.840.1.113
 class Terminology:
     """What the rules look codes up in. Built once per process, read-only afterwards."""
 
-    def __init__(self, directory: Path | None = None):
+    def __init__(self, directory: Path | None = None, releases_dir: Path | None = None):
         self.store = ValueSetStore(directory or data_dir("valuesets"))
         codeset.load()  # once, here: before a pre-forking server forks its workers
-        self.icd = Icd10cm(self.store.billable_periods)
+        # ICD-10-CM releases an operator loaded (`cds-service codeset add`), under CDS_DATA_DIR
+        self.releases_dir = releases_dir or _default_releases_dir()
+        self._releases_seen: tuple = ()
+        self._releases_lock = threading.Lock()
+        self.icd = Icd10cm(self.store.billable_periods, self._load_releases(),
+                           reload=self._reload_if_changed)
+        # A worker forked from a pre-loading server (gunicorn's SIGHUP starts new ones) looks
+        # at the release folder again as it starts (_after_fork_in_child).
         # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
         self.text = TextReader(self.store.directory / "text-triggers")
+        _LIVE.add(self)
+        self.warn_if_outdated()
+
+    def _load_releases(self) -> releases.ReleaseSet:
+        self._releases_seen = releases.fingerprint(self.releases_dir)
+        stored = releases.load_stored(self.releases_dir)
+        return releases.ReleaseSet([releases.bundled_release(), *stored])
+
+    def _mark_stale(self) -> None:
+        self.icd.stale = True
+
+    def _reload_if_changed(self) -> releases.ReleaseSet | None:
+        with self._releases_lock:
+            if releases.fingerprint(self.releases_dir) == self._releases_seen:
+                return None
+            loaded = self._load_releases()
+        log.info("ICD-10-CM releases reloaded: %s", ", ".join(r.label for r in loaded.releases))
+        return loaded
+
+    def refresh_releases(self) -> bool:
+        """Read the release folder again if it changed since it was read; True if it did."""
+        self.icd.stale = False
+        loaded = self._reload_if_changed()
+        if loaded is None:
+            return False
+        self.icd.releases = loaded
+        self.warn_if_outdated()
+        return True
+
+    def warn_if_outdated(self, today=None) -> bool:
+        """Log a warning when today's date of service is past every loaded release."""
+        today = today or datetime.now(UTC).date()
+        if not self.icd.releases.outdated(today):
+            return False
+        fiscal_year = releases.fiscal_year_of(today)
+        log.warning(
+            "ICD-10-CM code set outdated: today is past the window of every loaded release; "
+            "load the CDC release that applies with `cds-service codeset add`",
+            extra={"newest_release": self.icd.releases.newest.label,
+                   "release_that_applies": f"CDC ICD-10-CM FY{fiscal_year}"})
+        return True
 
     def in_valueset(self, name_or_url: str, system: str | None, code: str | None) -> bool:
         return self.store.in_valueset(name_or_url, system, code)
@@ -74,6 +129,33 @@ class Terminology:
                         and target.code not in mapped):
                     mapped.append(target.code)
         return tuple(mapped)
+
+
+def _default_releases_dir() -> Path | None:
+    try:
+        return releases.store_dir()
+    except RuntimeError:  # no CDS_DATA_DIR and no home directory: the bundled release only
+        log.warning("no folder for ICD-10-CM releases (set CDS_DATA_DIR): the bundled release only")
+        return None
+
+
+_LIVE: weakref.WeakSet[Terminology] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A new worker process (gunicorn forks them from a master that loaded everything, at
+    start and again on SIGHUP) looks at the release folder now: a release added or removed
+    since the master read it is read here. Only the folder listing is read unless it changed."""
+    for terminology in list(_LIVE):
+        terminology._releases_lock = threading.Lock()  # a lock is not carried across a fork
+        terminology._mark_stale()
+        try:
+            terminology.refresh_releases()
+        except Exception:  # read on first use instead (Icd10cm.releases)
+            log.warning("ICD-10-CM releases not re-read after fork", exc_info=True)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @lru_cache(maxsize=1)
