@@ -6,12 +6,16 @@ CDS Hooks 2.0 §Prefetch: an absent key was not fetched (the service may fetch i
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import CdsError
 from .request import HookRequest, parse_prefetch_value
+from .services import FACTS_KEYS, REQUIRED_PARTS
+
+log = logging.getLogger(__name__)
 
 _TEMPLATE_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
 
@@ -95,9 +99,46 @@ def resolve_prefetch(request: HookRequest, fetcher: Fetcher | None) -> ResolvedP
                     except CdsError as exc:
                         # the EHR's server sent it, not the client: data missing, not a 400
                         failures[key] = f"the FHIR server's answer is not usable ({exc.message})"
-    required_missing = [k for k in service.required_prefetch if k in failures]
-    if required_missing:
-        detail = "; ".join(f"{k}: {failures[k]}" for k in required_missing)
-        raise CdsError(412, f"Required prefetch data is missing ({detail}).",
-                       f"prefetch.{required_missing[0]}")
+    _merge_facts_keys(data)
+    missing = []
+    for key in service.required_prefetch:
+        if key in failures:
+            missing.append((key, [key]))
+        elif key not in data and key in REQUIRED_PARTS:
+            parts = [part for part in REQUIRED_PARTS[key] if part in failures]
+            if parts:
+                missing.append((key, parts))
+    if missing:
+        detail = "; ".join(f"{part}: {failures[part]}" for _, parts in missing for part in parts)
+        named = ", ".join(key for key, _ in missing)
+        raise CdsError(412, f"Required prefetch data is missing for {named} ({detail}).",
+                       f"prefetch.{missing[0][1][0]}")
     return ResolvedPrefetch(data, frozenset(failures), frozenset(attempted & failures.keys()))
+
+
+def _merge_facts_keys(data: dict[str, dict | None]) -> None:
+    """Fill each key the facts read (``conditions``, ``procedures``) from the narrow keys
+    discovery asks for, when the client did not send that key itself: one searchset Bundle of
+    their entries, each resource once (by resourceType and id). The entries are the parsed ones,
+    unchanged, so that what was checked is what the facts read."""
+    for facts_key, parts in FACTS_KEYS.items():
+        if facts_key in data:
+            continue  # the client's own broad key (or null: no such data)
+        had = [data[part] for part in parts if part in data]
+        if not had:
+            continue  # none of it could be had: the rules that need it are skipped
+        entries: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for bundle in had:
+            for entry in (bundle or {}).get("entry", []):
+                resource = entry.get("resource") or {}
+                identity = (resource.get("resourceType"), resource.get("id"))
+                if isinstance(identity[1], str):
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                entries.append(entry)
+        merged: dict = {"resourceType": "Bundle", "type": "searchset"}
+        if entries:
+            merged["entry"] = entries
+        data[facts_key] = merged
