@@ -35,6 +35,8 @@ _BASE_PREFETCH = {
     "priorSpineSurgery": "Procedure?{patient}&code={LumbarSpineSurgeryProcedures}&_count=50",
     "coverage": f"Coverage?{_PATIENT}&status=active&_count=20",
 }
+# the keys discovery publishes: at most this many queries per hook call
+PREFETCH_KEYS = tuple(_BASE_PREFETCH)
 _VALUESET_TOKEN = re.compile(r"\{([A-Za-z,]+)\}")
 
 # The keys the facts read (cds_service/facts.py), each filled from the client's own key of that
