@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.workload import build_request
 from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base, normalize_base_url
 from cds_service.hooks.prefetch import FetchFailed
 from cds_service.hooks.services import ENCOUNTER_DISCHARGE
 from cds_service.settings import Settings, SettingsError
+from tests.conftest import EXAMPLES as EXAMPLE_FILES
 from tests.conftest import LiveServer, free_port, load_example
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
@@ -83,6 +85,51 @@ def seed_resources() -> list[dict]:
                          encounter={"reference": "Encounter/e4"})
         resources.append(condition)
     return resources
+
+
+def equivalence_resources() -> list[dict]:
+    return [resource for tag, request in EQUIVALENCE_CASES.items()
+            for resource in _prefetched_resources(_retag(request, tag))]
+
+
+def _retag(value, tag: str):
+    """A copy of a request (or resource) whose resource ids and references carry ``tag``, so
+    that every case lives on one FHIR server without meeting another."""
+    if isinstance(value, list):
+        return [_retag(item, tag) for item in value]
+    if not isinstance(value, dict):
+        return value
+    copied = {key: _retag(item, tag) for key, item in value.items()}
+    if isinstance(copied.get("resourceType"), str) and isinstance(copied.get("id"), str):
+        copied["id"] = tag + copied["id"]
+    reference = copied.get("reference")
+    if isinstance(reference, str) and "/" in reference and ":" not in reference:
+        kind, _, ident = reference.partition("/")
+        copied["reference"] = f"{kind}/{tag}{ident}"
+    for name in ("patientId", "encounterId"):
+        if isinstance(copied.get(name), str):
+            copied[name] = tag + copied[name]
+    return copied
+
+
+def _prefetched_resources(request: dict) -> list[dict]:
+    found = []
+    for value in (request.get("prefetch") or {}).values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            found += [entry["resource"] for entry in value.get("entry", [])]
+        elif isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+# The example requests and the benchmark workload's long-history patient: each answered once
+# with the whole record in prefetch (the broad keys discovery used to ask for) and once with the
+# narrow keys of today's discovery, fetched from the FHIR server; the rules must say the same.
+EQUIVALENCE_CASES = {
+    **{f"x{index}": load_example(path.stem)["request"]
+       for index, path in enumerate(EXAMPLE_FILES)},
+    "long": build_request(200),
+}
 
 
 class FhirTestServer:
@@ -154,6 +201,9 @@ def fhir(tmp_path_factory):
         servers["hostile"] = FhirTestServer(seed, "--next-base", servers["elsewhere"].base,
                                             "--max-count", "3")
         servers["paged"] = FhirTestServer(seed, "--page-size", "2", "--max-count", "2")
+        records = directory / "records.json"
+        records.write_text(json.dumps(equivalence_resources()))
+        servers["records"] = FhirTestServer(records)
         yield servers
     finally:
         for server in servers.values():
@@ -338,6 +388,46 @@ def test_no_prefetch_gives_the_same_cards_as_full_prefetch(service, plain):
                  [s["label"] for s in c.get("suggestions", [])]) for c in cards]
 
     assert comparable(fetched) == comparable(sent["cards"])
+
+
+@pytest.fixture(scope="module")
+def patient_service(fhir):
+    """The service with a deadline long enough for the in-memory test server's searches over a
+    long record on a loaded machine (the point here is what is fetched, not how fast)."""
+    server = LiveServer(env={"CDS_AUTH_DISABLED": "true",
+                             "CDS_FHIR_ALLOWED_SERVERS": fhir["records"].base,
+                             "CDS_FHIR_READ_TIMEOUT": "30", "CDS_FHIR_DEADLINE": "40"},
+                        workers=1)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("tag", sorted(EQUIVALENCE_CASES))
+def test_narrow_prefetch_gives_the_same_cards_as_the_whole_record(patient_service, fhir, tag):
+    service = patient_service
+    records = fhir["records"]
+    records.reset()
+    request = _retag(EQUIVALENCE_CASES[tag], tag)
+    whole = copy.deepcopy(request)
+    whole["fhirServer"] = records.base
+    whole.pop("fhirAuthorization", None)
+    whole["prefetch"]["coverage"] = whole["prefetch"].get("coverage") or {
+        "resourceType": "Bundle", "type": "searchset", "entry": []}
+    narrow = copy.deepcopy(whole)
+    narrow["prefetch"] = {}
+    service_id = ("lbp-coding-order-sign" if request["hook"] == "order-sign" else DISCHARGE)
+
+    def cards(body):
+        response = requests.post(f"{service.url}/cds-services/{service_id}", json=body,
+                                 timeout=60)
+        assert response.status_code == 200, response.text[:300]
+        return sorted((c["source"]["topic"]["code"], c["summary"], c["indicator"],
+                       tuple(s["label"] for s in c.get("suggestions", [])))
+                      for c in response.json()["cards"])
+
+    expected = cards(whole)
+    assert cards(narrow) == expected
+    assert records.requests(), "the narrow keys were fetched"
 
 
 def test_partial_prefetch_fetches_only_the_missing_keys(service, plain):

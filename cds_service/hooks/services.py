@@ -12,8 +12,8 @@ from functools import lru_cache
 
 # What discovery asks for: what the rules read, not the patient's whole record. Each search
 # asks for large pages (_count) so that a server answers it in one page where it can. Search
-# parameters are those of FHIR R4 (Condition: patient, encounter, clinical-status, code;
-# Procedure: patient, encounter, code; Coverage: patient, status). The typed reference form
+# parameters are those of FHIR R4 (Condition: patient, encounter, category, clinical-status,
+# code; Procedure: patient, encounter, code; Coverage: patient, status). The typed reference form
 # (patient=Patient/id) is valid FHIR search syntax and is the form every server we test against
 # matches, unlike a bare id on some in-memory repositories.
 _PATIENT = "patient=Patient/{{context.patientId}}"
@@ -23,10 +23,10 @@ _BASE_PREFETCH = {
     "encounter": "Encounter/{{context.encounterId}}",
     # this encounter's diagnoses
     "encounterConditions": f"Condition?{_PATIENT}&{_ENCOUNTER}&_count=100",
-    # the active problem list (the diagnoses when none is linked to the encounter); the
+    # the active problem list (the diagnoses when none is linked to the encounter): the
     # clinical statuses that are not inactive, resolved or remission
-    "activeConditions": f"Condition?{_PATIENT}&clinical-status=active,recurrence,relapse"
-                        "&_count=100",
+    "activeConditions": f"Condition?{_PATIENT}&category=problem-list-item"
+                        "&clinical-status=active,recurrence,relapse&_count=100",
     # an earlier lower-back strain or sprain (specificity-injury: later care, 7th character D)
     "priorInjuries": "Condition?{patient}&code={LowerBackStrain,LumbarSprain}&_count=50",
     # this encounter's procedures
