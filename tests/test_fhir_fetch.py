@@ -667,10 +667,10 @@ def test_many_small_pages_are_read_to_the_end(fhir):
     # (10), with the fetcher's defaults and the query discovery publishes
     paged = fhir["paged"]
     paged.reset()
-    query = ENCOUNTER_DISCHARGE.prefetch["activeConditions"].replace(
-        "{{context.patientId}}", "p4")
-    result = fetch(paged, {"activeConditions": query})
-    assert [e["resource"]["id"] for e in result["activeConditions"]["entry"]] == [
+    query = ENCOUNTER_DISCHARGE.prefetch["encounterConditions"].replace(
+        "{{context.patientId}}", "p4").replace("{{context.encounterId}}", "e4")
+    result = fetch(paged, {"encounterConditions": query})
+    assert [e["resource"]["id"] for e in result["encounterConditions"]["entry"]] == [
         f"p4c{n}" for n in range(1, MANY_CONDITIONS + 1)]
     searches = [e["url"] for e in paged.requests()]
     assert len(searches) == 13
