@@ -15,6 +15,7 @@ from flask_cors import CORS
 from .cards import CardRenderer
 from .hooks import HookPipeline
 from .hooks.fhir_fetch import FhirFetcher
+from .hooks.services import PREFETCH_KEYS
 from .settings import Settings
 from .terminology import Terminology, get_terminology
 
@@ -72,9 +73,11 @@ def _fhir_fetcher(settings: Settings) -> FhirFetcher | None:
         read_timeout=settings.fhir_read_timeout,
         deadline=settings.fhir_deadline,
         max_pages=settings.fhir_max_pages,
+        max_resources=settings.fhir_max_resources,
         max_response_bytes=settings.fhir_max_response_bytes,
         cache_ttl=settings.fhir_cache_ttl,
         cache_size=settings.fhir_cache_size,
-        # up to five queries per hook call, for each of a worker's request threads
-        max_workers=5 * settings.threads,
+        # requests in flight to one FHIR server: every query of a hook call, for each of a
+        # worker's request threads
+        max_workers=len(PREFETCH_KEYS) * settings.threads,
     )

@@ -47,6 +47,10 @@ DEFAULT_ALGORITHMS = ("RS384", "ES384")
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
 SANDBOX_JWKS_URL = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 _SANDBOX_HOST = "sandbox.cds-hooks.org"
+#: The sandbox's public JWKS (its build/.well-known/jwks.json: one ES384 key, kid
+#: 44823f3d-0b01-4a6c-a80e-b9d3e8a7226f), shipped with the service so that the sandbox can be
+#: trusted on a network that cannot reach it. Public key only.
+SANDBOX_JWKS_FILE = Path(__file__).resolve().parent / "_trust" / "cds-hooks-sandbox-jwks.json"
 
 _MAX_TOKEN_CHARS = 16 * 1024
 _MAX_JWKS_BYTES = 512 * 1024
@@ -263,7 +267,11 @@ def fetch_jwks(url: str, timeout: float) -> dict[str, dict]:
             body += chunk
             if len(body) > _MAX_JWKS_BYTES:
                 raise JwksUnavailable("JWKS too large")
-    data = json.loads(body)
+    return usable_signing_keys(json.loads(body))
+
+
+def usable_signing_keys(data: Any) -> dict[str, dict]:
+    """The public signing keys of a JWK Set, by ``kid``. Raises on a body that is not a set."""
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, list):
         raise JwksUnavailable("not a JWK Set")
@@ -277,6 +285,11 @@ def fetch_jwks(url: str, timeout: float) -> dict[str, dict]:
             continue
         usable.setdefault(key["kid"], key)
     return usable
+
+
+def sandbox_jwks() -> dict[str, dict]:
+    """The CDS Hooks sandbox's public signing keys, from the copy shipped with the service."""
+    return usable_signing_keys(json.loads(SANDBOX_JWKS_FILE.read_text(encoding="utf-8")))
 
 
 class JwksCache:
@@ -296,10 +309,20 @@ class JwksCache:
         self._clock = clock
         self._entries: dict[str, _JwksEntry] = {}
         self._failed_at: dict[str, float] = {}  # URLs never fetched yet: when the last try failed
+        # JWK Sets shipped with the service, by URL: never fetched, never expire
+        self._pinned: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
+
+    def pin(self, url: str, keys: dict[str, dict]) -> None:
+        """Answer for ``url`` from ``keys`` (a set shipped with the service), never fetching."""
+        with self._lock:
+            self._pinned[url] = dict(keys)
 
     def get_key(self, url: str, kid: str) -> dict | None:
         """The JWK with ``kid`` from the set at ``url``, or None if the set has no such key."""
+        pinned = self._pinned.get(url)
+        if pinned is not None:
+            return pinned.get(kid)
         with self._lock:
             entry = self._entries.get(url)
             now = self._clock()
@@ -441,6 +464,9 @@ class TokenVerifier:
         self.jwks = jwks or JwksCache(settings.jwks_ttl_seconds, settings.jwks_max_stale_seconds,
                                       settings.jwks_min_refetch_seconds,
                                       settings.jwks_timeout_seconds)
+        if settings.allow_sandbox and SANDBOX_ISSUER not in {i.issuer for i in settings.issuers}:
+            # the shipped copy of the sandbox's public JWKS: works offline (development only)
+            self.jwks.pin(SANDBOX_JWKS_URL, sandbox_jwks())
         # "is not None": a cache is falsy while empty (it has a length)
         self.replay = replay if replay is not None else ReplayCache(
             settings.replay_cache_size, clock)

@@ -21,7 +21,8 @@ from .data_files import data_dir
 from .rules import RULES, Action, Finding, Suggestion
 from .terminology import ICD10CM_RELEASE
 
-SUMMARY_LIMIT = 140
+# CDS Hooks 2.0 §Card attributes: summary "<140 characters", so 139 at most.
+SUMMARY_LIMIT = 139
 _BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")
 _INDICATORS = frozenset({"info", "warning", "critical"})
 _SELECTION = frozenset({"at-most-one", "any"})
@@ -162,7 +163,8 @@ class CardRenderer:
         if action.resource is not None:
             rendered["resource"] = action.resource
         if action.resource_id is not None:
-            rendered["resourceId"] = [action.resource_id]
+            # CDS Hooks 2.0 §Action: one relative reference (a string), one resource per action
+            rendered["resourceId"] = action.resource_id
         return rendered
 
 

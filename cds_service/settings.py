@@ -284,8 +284,10 @@ class Settings:
                                        "Seconds to wait for each FHIR response read")
     fhir_deadline: float = setting("CDS_FHIR_DEADLINE", 8.0, number(0.1, 300),
                                    "Seconds all of one hook call's FHIR fetches may take")
-    fhir_max_pages: int = setting("CDS_FHIR_MAX_PAGES", 10, integer(1, 1000),
+    fhir_max_pages: int = setting("CDS_FHIR_MAX_PAGES", 100, integer(1, 1000),
                                   "Search result pages followed per query")
+    fhir_max_resources: int = setting("CDS_FHIR_MAX_RESOURCES", 2000, integer(1, 100_000),
+                                      "Resources read per FHIR search, over all its pages")
     fhir_max_response_bytes: int = setting("CDS_FHIR_MAX_RESPONSE_BYTES", 5 * 1024 * 1024,
                                            integer(1024), "Largest FHIR response read")
     fhir_cache_ttl: float = setting("CDS_FHIR_CACHE_TTL", 60.0, number(0),

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,14 +16,20 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import orjson
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
 from cds_service import create_app
+from cds_service.hooks.pipeline import HookPipeline
 from cds_service.settings import Settings
 from tests import log_scan
 from tests.auth_support import ISSUER, TENANT, TENANT_ISSUER, JwksServer, ec_key, rsa_key
+from tests.contract import cds_hooks_problems
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = sorted((FIXTURES / "examples").glob("*.json"))
@@ -37,6 +44,7 @@ _log_handler: log_scan.RecordEverythingHandler | None = None
 
 def pytest_configure(config) -> None:
     global _log_handler
+    _check_every_hook_response()
     os.environ["CDS_TEST_LOG_DIR"] = str(LOG_DIR)  # every LiveServer logs there
     # The feedback database of the in-process apps: a throwaway SQLite file, never the user's
     # default one nor a DATABASE_URL from the shell (each LiveServer gets its own folder too).
@@ -65,6 +73,65 @@ def pytest_sessionfinish(session, exitstatus) -> None:
             reporter.write_line(f"logs kept in {LOG_DIR}")
     else:
         shutil.rmtree(LOG_DIR, ignore_errors=True)
+
+
+# -- the generic CDS Hooks card/action checks (tests/contract.py), on every hook response ------
+
+_HOOK_PATH = re.compile(r"^/cds-services/[^/]+/?$")
+
+
+class CdsHooksContractError(AssertionError):
+    """A hook response a test received breaks the CDS Hooks 2.0 card or action contract."""
+
+
+def check_hook_response(method: str, path: str, status: int, body: bytes) -> None:
+    if method != "POST" or status != 200 or not _HOOK_PATH.match(path):
+        return
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise CdsHooksContractError(f"POST {path} answered 200 with a body that is not JSON") \
+            from None
+    problems = cds_hooks_problems(decoded)
+    if problems:
+        raise CdsHooksContractError(f"POST {path}: {problems[:10]}")
+
+
+class ContractCheckingClient(FlaskClient):
+    """The Flask test client, checking every hook response it returns."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        check_hook_response(response.request.method, response.request.path,
+                            response.status_code, response.get_data())
+        return response
+
+
+def _check_every_hook_response() -> None:
+    """Every hook response a test sees is checked: through the Flask test client, through
+    ``requests`` to a server on loopback (LiveServer), and from the pipeline in process."""
+    Flask.test_client_class = ContractCheckingClient
+    send = requests.Session.send
+
+    def checked_send(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        parts = urlsplit(request.url)
+        if not kwargs.get("stream") and parts.hostname in ("127.0.0.1", "::1", "localhost"):
+            check_hook_response(request.method, parts.path, response.status_code,
+                                response.content)
+        return response
+
+    requests.Session.send = checked_send
+    evaluate = HookPipeline.evaluate
+
+    def checked_evaluate(self, *args, **kwargs):
+        result = evaluate(self, *args, **kwargs)
+        problems = cds_hooks_problems(result.response)
+        if problems:
+            raise CdsHooksContractError(f"pipeline response: {problems[:10]}")
+        return result
+
+    HookPipeline.evaluate = checked_evaluate
 
 
 def load_example(name: str) -> dict:

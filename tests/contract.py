@@ -1,12 +1,158 @@
-"""The response contract of ../shared/examples/README.md, as a checker used by several tests."""
+"""The response contract of ../shared/examples/README.md, as a checker used by several tests,
+and the generic CDS Hooks 2.0 card and action checks (``cds_hooks_problems``) that
+tests/conftest.py runs on every hook response any test sees."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from urllib.parse import urlsplit
 
 from cds_service.terminology import ICD10CM_SYSTEM, get_terminology
 
 INDICATORS = {"info", "warning", "critical"}
+ACTION_TYPES = {"create", "update", "delete"}
+SELECTION_BEHAVIORS = {"at-most-one", "any"}
+LINK_TYPES = {"absolute", "smart"}
+# Action.resourceId: one relative reference, {resourceType}/{id} (FHIR R4 §2.1.0.2 id)
+RELATIVE_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
+def cds_hooks_problems(response) -> list[str]:
+    """The generic checks of CDS Hooks 2.0 §CDS Service Response (Card, Source, Suggestion,
+    Action, Link, overrideReasons), as the Da Vinci CRD test kit's server suite runs them on
+    card and action shapes: required fields present and of their JSON type, nothing empty,
+    enumerations respected, ``summary`` under 140 characters, ``selectionBehavior`` with
+    suggestions, ``resource`` on create/update, ``resourceId`` one relative reference on
+    delete, absolute URLs where the spec has URLs."""
+    if not isinstance(response, dict):
+        return ["response is not a JSON object"]
+    cards = response.get("cards")
+    if not isinstance(cards, list):
+        return ["response has no cards array"]
+    problems = []
+    for index, card in enumerate(cards):
+        problems.extend(f"cards[{index}]: {p}" for p in _card_problems(card))
+    system_actions = response.get("systemActions")
+    if system_actions is not None:
+        if not isinstance(system_actions, list):
+            problems.append("systemActions is not an array")
+        else:
+            for index, action in enumerate(system_actions):
+                problems.extend(f"systemActions[{index}]: {p}" for p in _action_problems(action))
+    return problems
+
+
+def _field(obj: dict, name: str, kind: type, where: str, required: bool = True) -> list[str]:
+    if name not in obj:
+        return [f"{where} lacks required {name}"] if required else []
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        return [f"{where}.{name} is not a JSON {kind.__name__}"]
+    if kind is not bool and not value:
+        return [f"{where}.{name} is empty"]
+    return []
+
+
+def _is_absolute_url(value) -> bool:
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _card_problems(card) -> list[str]:
+    if not isinstance(card, dict):
+        return ["card is not an object"]
+    problems = []
+    problems += _field(card, "summary", str, "card")
+    problems += _field(card, "indicator", str, "card")
+    problems += _field(card, "source", dict, "card")
+    for name, kind in (("uuid", str), ("detail", str), ("suggestions", list),
+                       ("overrideReasons", list), ("links", list)):
+        problems += _field(card, name, kind, "card", required=False)
+    summary = card.get("summary")
+    if isinstance(summary, str) and len(summary) >= 140:  # the spec: "<140 characters"
+        problems.append(f"summary has {len(summary)} characters; the spec allows under 140")
+    if "indicator" in card and card["indicator"] not in INDICATORS:
+        problems.append(f"indicator {card['indicator']!r} is not info, warning or critical")
+    source = card.get("source")
+    if isinstance(source, dict):
+        problems += _field(source, "label", str, "source")
+        if "url" in source and not _is_absolute_url(source["url"]):
+            problems.append("source.url is not an absolute URL")
+        if "icon" in source and not _is_absolute_url(source["icon"]):
+            problems.append("source.icon is not an absolute URL")
+        topic = source.get("topic")
+        problems += _field(source, "topic", dict, "source")  # required by the CRD test kit
+        if isinstance(topic, dict):
+            problems += _field(topic, "code", str, "source.topic")
+            problems += _field(topic, "system", str, "source.topic")
+    suggestions = card.get("suggestions")
+    if isinstance(suggestions, list) and suggestions:
+        if card.get("selectionBehavior") not in SELECTION_BEHAVIORS:
+            problems.append("a card with suggestions needs selectionBehavior at-most-one or any")
+        for index, suggestion in enumerate(suggestions):
+            problems.extend(f"suggestions[{index}]: {p}" for p in _suggestion_problems(suggestion))
+    elif "selectionBehavior" in card and card["selectionBehavior"] not in SELECTION_BEHAVIORS:
+        problems.append(f"selectionBehavior {card['selectionBehavior']!r} is not allowed")
+    for index, reason in enumerate(card.get("overrideReasons") or []):
+        if not isinstance(reason, dict):
+            problems.append(f"overrideReasons[{index}] is not a Coding")
+            continue
+        for name in ("code", "system", "display"):
+            problems += _field(reason, name, str, f"overrideReasons[{index}]")
+    for index, link in enumerate(card.get("links") or []):
+        problems.extend(f"links[{index}]: {p}" for p in _link_problems(link))
+    return problems
+
+
+def _suggestion_problems(suggestion) -> list[str]:
+    if not isinstance(suggestion, dict):
+        return ["suggestion is not an object"]
+    problems = _field(suggestion, "label", str, "suggestion")
+    problems += _field(suggestion, "uuid", str, "suggestion", required=False)
+    problems += _field(suggestion, "isRecommended", bool, "suggestion", required=False)
+    problems += _field(suggestion, "actions", list, "suggestion", required=False)
+    for index, action in enumerate(suggestion.get("actions") or []):
+        problems.extend(f"actions[{index}]: {p}" for p in _action_problems(action))
+    return problems
+
+
+def _action_problems(action) -> list[str]:
+    if not isinstance(action, dict):
+        return ["action is not an object"]
+    problems = _field(action, "type", str, "action")
+    problems += _field(action, "description", str, "action")
+    kind = action.get("type")
+    if "type" in action and kind not in ACTION_TYPES:
+        problems.append(f"action type {kind!r} is not create, update or delete")
+    if kind in ("create", "update"):
+        resource = action.get("resource")
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            problems.append(f"a {kind} action needs resource, a FHIR resource")
+    if kind == "delete":
+        resource_id = action.get("resourceId")
+        if not isinstance(resource_id, str):
+            problems.append("a delete action's resourceId must be one string, "
+                            f"not {type(resource_id).__name__}")
+        elif not RELATIVE_REFERENCE.match(resource_id):
+            problems.append("a delete action's resourceId is not a relative reference "
+                            "{resourceType}/{id}")
+    return problems
+
+
+def _link_problems(link) -> list[str]:
+    if not isinstance(link, dict):
+        return ["link is not an object"]
+    problems = _field(link, "label", str, "link") + _field(link, "type", str, "link")
+    if not _is_absolute_url(link.get("url")):
+        problems.append("link.url is not an absolute URL")
+    if "type" in link and link["type"] not in LINK_TYPES:
+        problems.append(f"link.type {link['type']!r} is not absolute or smart")
+    if link.get("type") == "absolute" and "appContext" in link:
+        problems.append("appContext belongs to smart links only")
+    return problems
 
 
 def empty_values(value, path="$"):
@@ -46,27 +192,12 @@ def date_of_service(request: dict) -> date:
 
 
 def check_card_shape(card: dict) -> list[str]:
-    problems = []
-    for field in ("uuid", "summary", "indicator", "source"):
-        if field not in card:
-            problems.append(f"card lacks {field}")
-    if len(card.get("summary", "")) > 140:
-        problems.append(f"summary over 140 characters: {card['summary']!r}")
-    if card.get("indicator") not in INDICATORS:
-        problems.append(f"bad indicator {card.get('indicator')!r}")
-    source = card.get("source", {})
-    if not source.get("label") or not (source.get("topic") or {}).get("code"):
-        problems.append("source needs label and topic.code")
-    if card.get("suggestions") and card.get("selectionBehavior") not in ("at-most-one", "any"):
-        problems.append("card with suggestions lacks selectionBehavior")
+    problems = _card_problems(card)
+    if "uuid" not in card:
+        problems.append("card lacks uuid")  # ours always carry one, for feedback
     for suggestion in card.get("suggestions", []):
-        if not suggestion.get("label") or not suggestion.get("uuid"):
-            problems.append("suggestion lacks label or uuid")
-        for action in suggestion.get("actions", []):
-            if action.get("type") not in ("create", "update", "delete"):
-                problems.append(f"action type {action.get('type')!r}")
-            if not action.get("description"):
-                problems.append("action lacks description")
+        if not suggestion.get("uuid"):
+            problems.append("suggestion lacks uuid")
     problems.extend(f"empty value at {p}" for p in empty_values(card))
     return problems
 

@@ -53,9 +53,10 @@ def test_card_without_suggestions_omits_selection_behavior():
     assert "selectionBehavior" not in card
 
 
-def test_summary_is_cut_to_140_characters():
+def test_summary_is_cut_under_140_characters():
+    # CDS Hooks 2.0 §Card attributes: "<140 characters"
     card = CardRenderer().render_one(invalid_code_finding(code="M" * 200, reason="unknown"))
-    assert len(card["summary"]) <= 140
+    assert len(card["summary"]) == 139
     assert card["summary"].endswith("…")
 
 

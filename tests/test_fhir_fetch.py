@@ -13,16 +13,21 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
-from cds_service.hooks.fhir_fetch import FhirFetcher, normalize_base_url
+from benchmarks.workload import build_request
+from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base, normalize_base_url
 from cds_service.hooks.prefetch import FetchFailed
+from cds_service.hooks.services import ENCOUNTER_DISCHARGE
 from cds_service.settings import Settings, SettingsError
+from tests.conftest import EXAMPLES as EXAMPLE_FILES
 from tests.conftest import LiveServer, free_port, load_example
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
@@ -30,6 +35,7 @@ DISCHARGE = "lbp-coding-encounter-discharge"
 TOKEN = "token-for-the-ehr-fhir-server"
 PAGE_SIZE = 3
 PAGED_CONDITIONS = 7  # patient p2: three pages of three, three and one
+MANY_CONDITIONS = 26  # patient p4: 13 pages on a server that answers 2 a page
 
 EXAMPLE = load_example("retired-m545")["request"]
 FULL_PREFETCH = {
@@ -70,7 +76,60 @@ def seed_resources() -> list[dict]:
         condition.update(id=f"p2c{number}", subject={"reference": "Patient/p2"},
                          encounter={"reference": "Encounter/e2"})
         resources.append(condition)
+    resources += [dict(prefetch["patient"], id="p4"),
+                  dict(copy.deepcopy(prefetch["encounter"]), id="e4",
+                       subject={"reference": "Patient/p4"})]
+    for number in range(1, MANY_CONDITIONS + 1):
+        condition = copy.deepcopy(template)
+        condition.update(id=f"p4c{number}", subject={"reference": "Patient/p4"},
+                         encounter={"reference": "Encounter/e4"})
+        resources.append(condition)
     return resources
+
+
+def equivalence_resources() -> list[dict]:
+    return [resource for tag, request in EQUIVALENCE_CASES.items()
+            for resource in _prefetched_resources(_retag(request, tag))]
+
+
+def _retag(value, tag: str):
+    """A copy of a request (or resource) whose resource ids and references carry ``tag``, so
+    that every case lives on one FHIR server without meeting another."""
+    if isinstance(value, list):
+        return [_retag(item, tag) for item in value]
+    if not isinstance(value, dict):
+        return value
+    copied = {key: _retag(item, tag) for key, item in value.items()}
+    if isinstance(copied.get("resourceType"), str) and isinstance(copied.get("id"), str):
+        copied["id"] = tag + copied["id"]
+    reference = copied.get("reference")
+    if isinstance(reference, str) and "/" in reference and ":" not in reference:
+        kind, _, ident = reference.partition("/")
+        copied["reference"] = f"{kind}/{tag}{ident}"
+    for name in ("patientId", "encounterId"):
+        if isinstance(copied.get(name), str):
+            copied[name] = tag + copied[name]
+    return copied
+
+
+def _prefetched_resources(request: dict) -> list[dict]:
+    found = []
+    for value in (request.get("prefetch") or {}).values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            found += [entry["resource"] for entry in value.get("entry", [])]
+        elif isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+# The example requests and the benchmark workload's long-history patient: each answered once
+# with the whole record in prefetch (the broad keys discovery used to ask for) and once with the
+# narrow keys of today's discovery, fetched from the FHIR server; the rules must say the same.
+EQUIVALENCE_CASES = {
+    **{f"x{index}": load_example(path.stem)["request"]
+       for index, path in enumerate(EXAMPLE_FILES)},
+    "long": build_request(200),
+}
 
 
 class FhirTestServer:
@@ -139,7 +198,12 @@ def fhir(tmp_path_factory):
         servers["sluggish"] = FhirTestServer(seed, "--delay-ms", "1000")
         # "elsewhere" is never on the allow-list; "hostile" links its search pages to it
         servers["elsewhere"] = FhirTestServer(seed)
-        servers["hostile"] = FhirTestServer(seed, "--next-base", servers["elsewhere"].base)
+        servers["hostile"] = FhirTestServer(seed, "--next-base", servers["elsewhere"].base,
+                                            "--max-count", "3")
+        servers["paged"] = FhirTestServer(seed, "--page-size", "2", "--max-count", "2")
+        records = directory / "records.json"
+        records.write_text(json.dumps(equivalence_resources()))
+        servers["records"] = FhirTestServer(records)
         yield servers
     finally:
         for server in servers.values():
@@ -157,9 +221,88 @@ def closed_port_base():
     return f"http://127.0.0.1:{free_port()}/fhir"
 
 
+class FhirProxy:
+    """A loopback proxy in front of a Medplum server that misbehaves on request: it drips its
+    answers a byte at a time (``drip``), or changes the JSON it passes on (``transform``). It
+    records every path asked for, and when each dripped answer started and stopped."""
+
+    def __init__(self, upstream: FhirTestServer):
+        self.upstream = upstream
+        self.drip: float | None = None  # seconds between two bytes
+        self.transform = None  # (relative url, JSON body) -> JSON body
+        self.paths: list[str] = []
+        self.drips: list[list[float | None]] = []  # [started, stopped]
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                proxy.paths.append(self.path)
+                if not self.path.startswith("/fhir/"):
+                    self.send_error(404)
+                    return
+                relative = self.path.removeprefix("/fhir/")
+                answer = requests.get(f"{proxy.upstream.base}/{relative}", timeout=10,
+                                      headers={"Authorization": self.headers.get(
+                                          "Authorization", "")})
+                text = answer.text.replace(proxy.upstream.base, proxy.base)
+                if proxy.transform is not None:
+                    text = json.dumps(proxy.transform(relative, json.loads(text)))
+                data = text.encode()
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if proxy.drip is None:
+                    self.wfile.write(data)
+                    return
+                times: list[float | None] = [time.monotonic(), None]
+                proxy.drips.append(times)
+                try:
+                    for index in range(len(data)):
+                        self.wfile.write(data[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(proxy.drip)
+                except OSError:
+                    pass  # the client went away
+                times[1] = time.monotonic()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reset(self) -> None:
+        self.drip = self.transform = None
+        self.paths.clear()
+        self.drips.clear()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
-def service(fhir, closed_port_base):
-    allowed = [fhir[name].base for name in ("plain", "token", "faulty", "slow", "hostile")]
+def proxy(fhir):
+    server = FhirProxy(fhir["plain"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def misbehaving(proxy):
+    proxy.reset()
+    yield proxy
+    proxy.reset()
+
+
+@pytest.fixture(scope="module")
+def service(fhir, closed_port_base, proxy):
+    allowed = [fhir[name].base for name in ("plain", "token", "faulty", "slow", "hostile",
+                                            "paged")]
+    allowed.append(proxy.base)
     server = LiveServer(env={
         "CDS_AUTH_DISABLED": "true",
         "CDS_FHIR_ALLOWED_SERVERS": ",".join([*allowed, closed_port_base + "/"]),
@@ -227,10 +370,13 @@ def test_no_prefetch_fetches_every_key_with_the_token(service, plain):
     assert card_condition_ids(response) == {"c1"}
     assert "Not available" not in cards[0]["detail"]
     seen = plain.requests()
-    assert sorted(plain.paths()) == ["Condition", "Coverage", "Encounter/e1", "Patient/p1",
-                                     "Procedure"]
+    # the narrow keys of discovery: this encounter's Conditions, the active ones, earlier
+    # injuries; this encounter's Procedures, an earlier spine operation; active Coverage
+    assert sorted(plain.paths()) == ["Condition", "Condition", "Condition", "Coverage",
+                                     "Encounter/e1", "Patient/p1", "Procedure", "Procedure"]
     assert {entry["authorization"] for entry in seen} == {f"Bearer {token}"}
     assert all("patient=Patient/p1" in e["url"] for e in seen if "?" in e["url"])
+    assert all("_count=" in e["url"] for e in seen if "?" in e["url"])
 
 
 def test_no_prefetch_gives_the_same_cards_as_full_prefetch(service, plain):
@@ -244,12 +390,53 @@ def test_no_prefetch_gives_the_same_cards_as_full_prefetch(service, plain):
     assert comparable(fetched) == comparable(sent["cards"])
 
 
+@pytest.fixture(scope="module")
+def patient_service(fhir):
+    """The service with a deadline long enough for the in-memory test server's searches over a
+    long record on a loaded machine (the point here is what is fetched, not how fast)."""
+    server = LiveServer(env={"CDS_AUTH_DISABLED": "true",
+                             "CDS_FHIR_ALLOWED_SERVERS": fhir["records"].base,
+                             "CDS_FHIR_READ_TIMEOUT": "30", "CDS_FHIR_DEADLINE": "40"},
+                        workers=1)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("tag", sorted(EQUIVALENCE_CASES))
+def test_narrow_prefetch_gives_the_same_cards_as_the_whole_record(patient_service, fhir, tag):
+    service = patient_service
+    records = fhir["records"]
+    records.reset()
+    request = _retag(EQUIVALENCE_CASES[tag], tag)
+    whole = copy.deepcopy(request)
+    whole["fhirServer"] = records.base
+    whole.pop("fhirAuthorization", None)
+    whole["prefetch"]["coverage"] = whole["prefetch"].get("coverage") or {
+        "resourceType": "Bundle", "type": "searchset", "entry": []}
+    narrow = copy.deepcopy(whole)
+    narrow["prefetch"] = {}
+    service_id = ("lbp-coding-order-sign" if request["hook"] == "order-sign" else DISCHARGE)
+
+    def cards(body):
+        response = requests.post(f"{service.url}/cds-services/{service_id}", json=body,
+                                 timeout=60)
+        assert response.status_code == 200, response.text[:300]
+        return sorted((c["source"]["topic"]["code"], c["summary"], c["indicator"],
+                       tuple(s["label"] for s in c.get("suggestions", [])))
+                      for c in response.json()["cards"])
+
+    expected = cards(whole)
+    assert cards(narrow) == expected
+    assert records.requests(), "the narrow keys were fetched"
+
+
 def test_partial_prefetch_fetches_only_the_missing_keys(service, plain):
     response = call(service, hook_body(plain.base, ("patient", "encounter"),
                                        token=unique_token()))
     assert response.status_code == 200, response.text
     assert card_condition_ids(response) == {"c1"}
-    assert sorted(plain.paths()) == ["Condition", "Coverage", "Procedure"]
+    assert sorted(plain.paths()) == ["Condition", "Condition", "Condition", "Coverage",
+                                     "Procedure", "Procedure"]
 
 
 def test_null_prefetch_is_not_fetched(service, plain):
@@ -261,14 +448,18 @@ def test_null_prefetch_is_not_fetched(service, plain):
     assert plain.requests() == []
 
 
-def test_paging_follows_next_links_to_the_last_page(service, plain):
-    response = call(service, hook_body(plain.base, ("patient", "encounter"),
+def test_paging_follows_next_links_to_the_last_page(service, fhir):
+    paged = fhir["paged"]  # answers 2 a page, whatever _count asks
+    paged.reset()
+    response = call(service, hook_body(paged.base, ("patient", "encounter", "procedures",
+                                                    "coverage"),
                                        token=unique_token(), patient="p2"))
     assert response.status_code == 200, response.text
     assert card_condition_ids(response) == {f"p2c{n}" for n in range(1, PAGED_CONDITIONS + 1)}
-    condition_urls = [e["url"] for e in plain.requests() if e["url"].startswith("/fhir/Condition")]
-    assert len(condition_urls) == 3  # 7 Conditions, 3 a page
-    assert sum("_offset=" in url for url in condition_urls) == 2
+    condition_urls = [e["url"] for e in paged.requests()
+                      if e["url"].startswith("/fhir/Condition?") and "encounter=" in e["url"]]
+    assert len(condition_urls) == 4  # 7 Conditions of the encounter, 2 a page
+    assert sum("_offset=" in url for url in condition_urls) == 3
 
 
 def test_expired_token_is_412_for_required_data(service, fhir):
@@ -305,7 +496,8 @@ def test_slow_server_times_out_with_412(service, fhir):
     assert response.status_code == 412, response.text
     message = diagnostics(response)
     assert "conditions" in message and "did not answer in time" in message
-    assert len(server.requests()) == 1
+    # the three Condition keys, asked once each
+    assert len(server.requests()) == 3
 
 
 @pytest.mark.parametrize("alias", ["localhost", "elsewhere"])
@@ -326,7 +518,7 @@ def test_second_identical_call_is_served_from_the_cache(service, plain):
     token = unique_token()
     first = call(service, hook_body(plain.base, ("patient", "encounter"), token=token))
     assert first.status_code == 200, first.text
-    assert len(plain.requests()) == 3
+    assert len(plain.requests()) == 6
     plain.reset()
     second = call(service, hook_body(plain.base, ("patient", "encounter"), token=token))
     assert second.status_code == 200, second.text
@@ -346,7 +538,8 @@ def test_optional_keys_that_fail_are_named_in_the_cards(service, fhir):
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
     assert [c["source"]["topic"]["code"] for c in cards] == ["invalid-code"]
-    assert "Not available for this check: coverage, procedures." in cards[0]["detail"]
+    assert ("Not available for this check: coverage, encounterProcedures, priorSpineSurgery."
+            in cards[0]["detail"])
 
 
 def test_token_never_follows_a_next_link_to_another_server(service, fhir):
@@ -359,8 +552,154 @@ def test_token_never_follows_a_next_link_to_another_server(service, fhir):
     assert response.status_code == 412, response.text
     assert "links outside the fhirServer" in diagnostics(response)
     assert elsewhere.requests() == []
-    assert [e["url"].split("?")[0] for e in hostile.requests()
-            if e["url"].startswith("/fhir/Condition")] == ["/fhir/Condition"]
+    # each Condition search asked for its first page only: no next link was followed
+    assert all("_offset=" not in e["url"] for e in hostile.requests())
+
+
+# -- FHIR servers that misbehave, behind the loopback proxy ---------------------------------
+
+
+def _each_condition(change):
+    def transform(relative: str, body: dict) -> dict:
+        if relative.startswith("Condition?"):
+            for entry in body.get("entry", []):
+                change(entry["resource"])
+        return body
+    return transform
+
+
+def test_a_fetched_resource_failing_its_model_is_missing_data_not_a_400(service, misbehaving):
+    # an element FHIR R4 does not define, inside each fetched Condition: the client never sent
+    # it, so it is data that could not be had (conditions is required: 412), never a 400
+    misbehaving.transform = _each_condition(lambda c: c.update(unknownElement="x"))
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter", "procedures",
+                                                          "coverage"), token=unique_token()))
+    assert response.status_code == 412, response.text
+    message = diagnostics(response)
+    assert "conditions" in message and "not usable" in message
+
+
+def test_an_optional_fetched_key_failing_its_model_is_not_available(service, misbehaving):
+    def coverage_with_an_unknown_element(relative: str, body: dict) -> dict:
+        if relative.startswith("Coverage?"):
+            body["entry"] = [{"resource": {
+                "resourceType": "Coverage", "id": "cov1", "status": "active",
+                "beneficiary": {"reference": "Patient/p1"},
+                "payor": [{"display": "Medicare Part B"}], "unknownElement": "x"}}]
+        return body
+
+    misbehaving.transform = coverage_with_an_unknown_element
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter", "conditions",
+                                                          "procedures"), token=unique_token()))
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert "Not available for this check: coverage." in cards[0]["detail"]
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(service, misbehaving):
+    # a byte every 0.2 s: its answers would take minutes; the service's deadline is 4 s
+    misbehaving.drip = 0.2
+    started = time.monotonic()
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter"),
+                                       token=unique_token()))
+    assert response.status_code == 412, response.text
+    assert "did not answer in time" in diagnostics(response)
+    time.sleep(4 + 1 + 0.5 - (time.monotonic() - started))  # deadline, a second, a last drip
+    assert misbehaving.drips, "the proxy should have answered"
+    assert all(stopped is not None for _, stopped in misbehaving.drips), (
+        "a fetch went on reading after the deadline")
+    assert max(stopped - begun for begun, stopped in misbehaving.drips) < 4 + 1 + 0.5
+
+
+def test_a_stalled_server_does_not_starve_fetches_from_another(fhir, misbehaving):
+    misbehaving.drip = 0.2
+    plain = fhir["plain"]
+    fetcher = FhirFetcher([misbehaving.base, plain.base], deadline=2, read_timeout=5,
+                          max_workers=2)
+    try:
+        stalled = threading.Thread(target=fetcher.fetch_all, args=(
+            misbehaving.base, None, {"a": "Patient/p1", "b": "Encounter/e1"}))
+        stalled.start()
+        while len(misbehaving.drips) < 2:
+            time.sleep(0.05)  # both of the fetcher's two requests are on the stalled server
+        result = fetcher.fetch_all(plain.base, None, {"patient": "Patient/p1"})
+        assert not isinstance(result["patient"], FetchFailed), result
+        assert result["patient"]["id"] == "p1"
+        # and more fetches to the stalled server are refused at once, not queued
+        busy = fetcher.fetch_all(misbehaving.base, None, {"c": "Patient/p1"})
+        assert "in flight" in reason(busy["c"])
+        stalled.join(timeout=10)
+        assert not stalled.is_alive()
+    finally:
+        fetcher.close()
+
+
+def test_a_percent_encoded_dot_segment_next_link_is_not_followed(service, misbehaving):
+    def next_outside_the_base(relative: str, body: dict) -> dict:
+        if relative.startswith("Condition?") and "_offset" not in relative:
+            body["link"] = [{"relation": "next",
+                             "url": f"{misbehaving.base}/%2e%2e/outside/Condition?page=2"}]
+        return body
+
+    misbehaving.transform = next_outside_the_base
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter"),
+                                       token=unique_token()))
+    assert response.status_code == 412, response.text
+    assert "links outside the fhirServer" in diagnostics(response)
+    assert not [p for p in misbehaving.paths if "%2e" in p.lower() or "outside" in p]
+
+
+@pytest.mark.parametrize(("url", "inside"), [
+    ("http://h.test/fhir/Condition?page=2", True),
+    ("http://h.test/fhir/%2e%2e/x", False),
+    ("http://h.test/fhir/%2E%2E/x", False),
+    ("http://h.test/fhir/%2e/Condition", False),
+    ("http://h.test/fhir/.%2e/x", False),
+    ("http://h.test/fhir/%252e%252e/x", False),
+    ("http://h.test/fhir%2f..%2fx", False),
+])
+def test_next_links_are_decoded_before_the_base_path_check(url, inside):
+    assert _within_base(url, "http://h.test/fhir") is inside
+
+
+def test_many_small_pages_are_read_to_the_end(fhir):
+    # 26 Conditions on a server that answers 2 a page: 13 pages, more than the old page limit
+    # (10), with the fetcher's defaults and the query discovery publishes
+    paged = fhir["paged"]
+    paged.reset()
+    query = ENCOUNTER_DISCHARGE.prefetch["encounterConditions"].replace(
+        "{{context.patientId}}", "p4").replace("{{context.encounterId}}", "e4")
+    result = fetch(paged, {"encounterConditions": query})
+    assert [e["resource"]["id"] for e in result["encounterConditions"]["entry"]] == [
+        f"p4c{n}" for n in range(1, MANY_CONDITIONS + 1)]
+    searches = [e["url"] for e in paged.requests()]
+    assert len(searches) == 13
+    assert all("_count=" in url for url in searches)
+
+
+def test_what_a_search_reads_is_bounded_by_resources(fhir):
+    paged = fhir["paged"]
+    result = fetch(paged, {"conditions": "Condition?patient=Patient/p4&_count=100"},
+                   max_resources=10)
+    assert reason(result["conditions"]) == "the search result has more than 10 resources"
+
+
+def test_resources_of_another_patient_are_dropped_and_logged(service, misbehaving):
+    def add_an_intruder(relative: str, body: dict) -> dict:
+        if relative.startswith("Condition?") and body.get("entry"):
+            intruder = copy.deepcopy(body["entry"][0]["resource"])
+            intruder.update(id="intruder", subject={"reference": "Patient/someone-else"})
+            body["entry"].append({"resource": intruder})
+        return body
+
+    misbehaving.transform = add_an_intruder
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter"),
+                                       token=unique_token()))
+    assert response.status_code == 200, response.text
+    assert card_condition_ids(response) == {"c1"}
+    log = service.log_text()
+    assert "of another patient than the one in context dropped" in log
+    assert "someone-else" not in log and "intruder" not in log
 
 
 def test_no_token_or_patient_data_in_the_service_log(service):

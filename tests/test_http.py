@@ -47,9 +47,15 @@ def test_discovery_lists_one_service_per_hook(live_server):
     for service in services:
         assert {"id", "hook", "title", "description", "prefetch", "usageRequirements"} <= set(
             service)
-        assert set(service["prefetch"]) == {"patient", "encounter", "conditions", "procedures",
-                                            "coverage"}
+        assert set(service["prefetch"]) == {
+            "patient", "encounter", "encounterConditions", "activeConditions", "priorInjuries",
+            "encounterProcedures", "priorSpineSurgery", "coverage"}
         assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+        # every search asks for large pages, and none asks for the whole record of a type
+        for key, template in service["prefetch"].items():
+            if "?" in template:
+                assert "&_count=" in template, key
+                assert template.count("&") >= 2 or "status=" in template, key
 
 
 def test_hook_call_answers_cards(live_server):

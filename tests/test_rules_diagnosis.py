@@ -85,7 +85,7 @@ def test_excludes1_conflict_keeps_the_code_the_note_points_to(first, second, kee
     drop, dropped_id = (first, "Condition/c1") if keep == second else (second, "Condition/c2")
     assert f"keep {keep}, remove {drop}" in card["summary"]
     [suggestion] = card["suggestions"]
-    assert suggestion["actions"] == [{"type": "delete", "resourceId": [dropped_id],
+    assert suggestion["actions"] == [{"type": "delete", "resourceId": dropped_id,
                                       "description": suggestion["actions"][0]["description"]}]
     assert drop in suggestion["actions"][0]["description"]
 
@@ -117,7 +117,7 @@ def test_excludes1_conflict_between_chapters_offers_both_choices():
     body = request(condition("c1", "S33.5XXA"), condition("c2", "M51.26"))
     card = only(body, "excludes1-conflict")
     deleted = [a["resourceId"] for s in card["suggestions"] for a in s["actions"]]
-    assert deleted == [["Condition/c1"], ["Condition/c2"]]
+    assert deleted == ["Condition/c1", "Condition/c2"]
     assert card["suggestions"][0].get("isRecommended") is True
     assert card["selectionBehavior"] == "at-most-one"
 
@@ -127,7 +127,7 @@ def test_excludes1_conflict_on_an_earlier_date_of_service():
     body = request(condition("c1", "M54.5", recorded=None), condition("c2", "M54.41"),
                    enc=encounter(start=IN_2021))
     card = only(body, "excludes1-conflict")
-    assert actions(card)[0]["resourceId"] == ["Condition/c1"]
+    assert actions(card)[0]["resourceId"] == "Condition/c1"
     assert cards_of(body, "invalid-code") == []
 
 
@@ -195,7 +195,7 @@ def test_radicular_merges_sciatica_coded_on_another_condition():
     update, delete = actions(card)
     assert update["type"] == "update" and update["resource"]["id"] == "c1"
     assert [c["code"] for c in update["resource"]["code"]["coding"]] == ["M54.42"]
-    assert delete == {"type": "delete", "resourceId": ["Condition/c2"],
+    assert delete == {"type": "delete", "resourceId": "Condition/c2",
                       "description": delete["description"]}
     assert "M54.32" in delete["description"]
 
@@ -304,7 +304,7 @@ def test_disc_merges_a_degeneration_code_without_pain_pattern():
     card = only(body, "specificity-disc")
     update, delete = actions(card)
     assert [c["code"] for c in update["resource"]["code"]["coding"]] == ["M51.360"]
-    assert delete["resourceId"] == ["Condition/c2"]
+    assert delete["resourceId"] == "Condition/c2"
 
 
 def test_disc_merges_a_degeneration_code_on_the_same_condition():
@@ -317,7 +317,7 @@ def test_disc_with_radicular_merges_sciatica_coded_apart():
     body = request(condition("c1", note="L4-5 herniated disc."), condition("c2", "M54.31"))
     card = only(body, "specificity-disc")
     assert first_codes(card) == ["M51.16"]
-    assert actions(card)[1]["resourceId"] == ["Condition/c2"]
+    assert actions(card)[1]["resourceId"] == "Condition/c2"
 
 
 @pytest.mark.parametrize(

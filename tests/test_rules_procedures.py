@@ -79,7 +79,7 @@ def test_unsupported_order_is_a_warning_with_a_remove_suggestion(pipeline):
     assert "LCD" in card["detail"]  # says no payer restriction is applied
     [action] = actions(card)
     assert action == {"type": "delete", "description": "Remove the draft order for 97597",
-                      "resourceId": ["ServiceRequest/sr1"]}
+                      "resourceId": "ServiceRequest/sr1"}
     assert {r["code"] for r in card["overrideReasons"]} >= {"clinically-indicated"}
 
 
@@ -105,7 +105,7 @@ def test_other_cardiac_rehab_and_wound_care_orders_for_back_pain_only(pipeline, 
     assert code in card["summary"]
     assert "(" in card["summary"]  # named in our own words, not by the code alone
     [action] = actions(card)
-    assert action["type"] == "delete" and action["resourceId"] == ["ServiceRequest/sr1"]
+    assert action["type"] == "delete" and action["resourceId"] == "ServiceRequest/sr1"
     # a wound on the same visit may well need it: quiet
     wound = order_sign([service_request("sr1", code, system)],
                        [LBP, condition("c2", "L89.154")], [commercial()])

@@ -19,11 +19,11 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import orjson
 import requests
+import urllib3
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
 
@@ -71,14 +71,25 @@ def normalize_base_url(url: str) -> str | None:
 
 
 def _within_base(url: str, base: str) -> bool:
-    """True when ``url`` (absolute) addresses a resource under the normalised ``base``."""
+    """True when ``url`` (absolute) addresses a resource under the normalised ``base``.
+
+    The path is percent-decoded before it is checked, as a server decodes it before it resolves
+    dot segments: ``/fhir/%2e%2e/admin`` is ``/fhir/../admin``, outside ``/fhir``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
     if parts.fragment:
         return False
-    without_query = normalize_base_url(parts._replace(query="").geturl())
+    path = parts.path
+    for _ in range(3):  # %252e%252e decodes to %2e%2e, then to ..
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    else:
+        return False  # still encoded after three rounds: not a path anyone means
+    without_query = normalize_base_url(parts._replace(path=path, query="").geturl())
     return without_query is not None and (
         without_query == base or without_query.startswith(base + "/")
     )
@@ -89,6 +100,14 @@ def _valid_query(query: str) -> bool:
         return False
     path, _, _params = query.partition("?")
     return bool(_READ.fullmatch(path) if "/" in path else _SEARCH_PATH.fullmatch(path))
+
+
+class _Fetch:
+    """One query's fetch in its own thread: its result once ``done`` is set."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.result: tuple[str, bytes | _Failure, float] | None = None
 
 
 class _Failure(Exception):
@@ -113,11 +132,12 @@ class FhirFetcher:
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         deadline: float = 8.0,
-        max_pages: int = 10,
+        max_pages: int = 100,
+        max_resources: int = 2000,
         max_response_bytes: int = 5 * 1024 * 1024,
         cache_ttl: float = 60.0,
         cache_size: int = 256,
-        max_workers: int = 5,
+        max_workers: int = 8,
     ):
         allowed = set()
         for server in allowed_servers:
@@ -130,8 +150,12 @@ class FhirFetcher:
         self.read_timeout = read_timeout
         self.deadline = deadline
         self.max_pages = max_pages
+        self.max_resources = max_resources
         self.max_response_bytes = max_response_bytes
+        # requests in flight to one FHIR server from this process: a server that stalls holds
+        # at most these, never the fetches of calls to another server
         self.max_workers = max_workers
+        self._in_flight: dict[str, threading.BoundedSemaphore] = {}
         self._cache: TTLCache | None = (
             TTLCache(maxsize=cache_size, ttl=cache_ttl) if cache_size > 0 and cache_ttl > 0
             else None
@@ -142,7 +166,6 @@ class FhirFetcher:
         self._token_key = secrets.token_bytes(32)
         self._pid: int | None = None
         self._session: requests.Session | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self._init_lock = threading.Lock()
 
     # -- the Fetcher protocol -------------------------------------------------------------
@@ -160,8 +183,9 @@ class FhirFetcher:
         deadline = time.monotonic() + self.deadline
         token_id = self._token_id(access_token)
         results: dict[str, dict | None | FetchFailed] = {}
-        pending: dict[str, Future] = {}
-        session, executor = self._resources()
+        pending: dict[str, _Fetch] = {}
+        session = self._resources()
+        slots = self._slots(base)
         for key, query in queries.items():
             if not _valid_query(query):
                 results[key] = FetchFailed(key, "its query cannot be sent safely")
@@ -172,19 +196,28 @@ class FhirFetcher:
                 results[key] = orjson.loads(cached)
                 record_fhir_fetch("cached")
                 continue
-            pending[key] = executor.submit(
-                self._timed_fetch, session, base, query, access_token, deadline
-            )
-        if pending:
+            if not slots.acquire(blocking=False):
+                results[key] = FetchFailed(
+                    key, "the FHIR server has as many requests from this service in flight as "
+                         "allowed (it is slow to answer)")
+                record_fhir_fetch("busy")
+                log.warning("FHIR fetch of %s not sent: too many requests in flight to that "
+                            "server", key)
+                continue
+            # One thread per query, not a shared pool: a server that stalls keeps only its own
+            # fetches waiting, and each of them ends by the deadline (see _read_bounded).
+            job = pending[key] = _Fetch()
+            threading.Thread(
+                target=self._run, args=(job, slots, session, base, query, access_token, deadline),
+                name="fhir-fetch", daemon=True,
+            ).start()
+        for key, job in pending.items():
             # the threads bound their own time; this wait is the backstop
-            wait(pending.values(), timeout=max(0.0, deadline - time.monotonic()) + 0.5,
-                 return_when=ALL_COMPLETED)
-        for key, future in pending.items():
-            if not future.done():
-                future.cancel()
+            job.done.wait(max(0.0, deadline - time.monotonic()) + 0.5)
+            if job.result is None:
                 outcome, body, seconds = _TIMEOUT[0], _Failure(*_TIMEOUT), self.deadline
             else:
-                outcome, body, seconds = future.result()
+                outcome, body, seconds = job.result
             record_fhir_fetch(outcome, seconds)
             if isinstance(body, _Failure):
                 results[key] = FetchFailed(key, body.reason)
@@ -194,6 +227,20 @@ class FhirFetcher:
             self._cache_put((base, queries[key], token_id), body)
             results[key] = orjson.loads(body)
         return results
+
+    def _slots(self, base: str) -> threading.BoundedSemaphore:
+        with self._init_lock:
+            slots = self._in_flight.get(base)
+            if slots is None:
+                slots = self._in_flight[base] = threading.BoundedSemaphore(self.max_workers)
+            return slots
+
+    def _run(self, job: _Fetch, slots: threading.BoundedSemaphore, *args) -> None:
+        try:
+            job.result = self._timed_fetch(*args)
+        finally:
+            slots.release()
+            job.done.set()
 
     def _timed_fetch(self, session: requests.Session, base: str, query: str,
                      token: str | None, deadline: float) -> tuple[str, bytes | _Failure, float]:
@@ -217,6 +264,7 @@ class FhirFetcher:
         url = f"{base}/{query}"
         is_search = "?" in query or "/" not in query
         budget = self.max_response_bytes
+        resources = 0
         first: dict | None = None
         seen = set()
         for _page in range(self.max_pages):
@@ -232,6 +280,10 @@ class FhirFetcher:
             entries = body.get("entry") or []
             if not isinstance(entries, list):
                 raise _Failure("invalid", "the FHIR server's search answer is not a valid Bundle")
+            resources += len(entries)
+            if resources > self.max_resources:
+                raise _Failure("too_many_resources",
+                               f"the search result has more than {self.max_resources} resources")
             if first is None:
                 first = body
                 first["entry"] = list(entries)
@@ -288,11 +340,11 @@ class FhirFetcher:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _resources(self) -> tuple[requests.Session, ThreadPoolExecutor]:
-        # Built in the process that uses them: gunicorn forks workers after create_app, and
+    def _resources(self) -> requests.Session:
+        # Built in the process that uses it: gunicorn forks workers after create_app, and
         # neither threads nor pooled sockets survive a fork.
         with self._init_lock:
-            if self._pid != os.getpid() or self._session is None or self._executor is None:
+            if self._pid != os.getpid() or self._session is None:
                 session = requests.Session()
                 session.trust_env = False  # no proxies or .netrc credentials from the env
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.max_workers,
@@ -300,10 +352,9 @@ class FhirFetcher:
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 self._session = session
-                self._executor = ThreadPoolExecutor(self.max_workers,
-                                                    thread_name_prefix="fhir-fetch")
+                self._in_flight = {}
                 self._pid = os.getpid()
-            return self._session, self._executor
+            return self._session
 
     def _token_id(self, token: str | None) -> bytes | None:
         if not token:
@@ -324,11 +375,9 @@ class FhirFetcher:
 
     def close(self) -> None:
         with self._init_lock:
-            if self._executor is not None and self._pid == os.getpid():
-                self._executor.shutdown(wait=False, cancel_futures=True)
             if self._session is not None and self._pid == os.getpid():
                 self._session.close()
-            self._session = self._executor = self._pid = None
+            self._session = self._pid = None
 
 
 def _check_status(status: int) -> None:
@@ -345,21 +394,34 @@ def _check_status(status: int) -> None:
 
 
 def _read_bounded(response: requests.Response, budget: int, deadline: float) -> bytes:
+    """The body, read so that the deadline bounds every byte: each read takes what the socket
+    has (``read1``), under a socket timeout shrunk to the time left, so a server that drips its
+    body a byte at a time is cut off at the deadline, not at the next 64 KiB."""
     too_large = "the FHIR server's answer is larger than the configured limit"
     length = response.headers.get("Content-Length")
     if length and length.isdigit() and int(length) > budget:
         raise _Failure("too_large", too_large)
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
     chunks = []
     size = 0
     try:
-        for chunk in response.iter_content(_CHUNK):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Failure(*_TIMEOUT)
+            if sock is not None:
+                sock.settimeout(min(remaining, sock.gettimeout() or remaining))
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > budget:
                 raise _Failure("too_large", too_large)
-            if time.monotonic() > deadline:
-                raise _Failure(*_TIMEOUT)
             chunks.append(chunk)
-    except requests.RequestException:
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        raise _Failure(*_TIMEOUT) from None
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
         raise _Failure("error", "the FHIR server's answer was cut off or too slow") from None
     return b"".join(chunks)
 

@@ -6,12 +6,21 @@ CDS Hooks 2.0 §Prefetch: an absent key was not fetched (the service may fetch i
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import CdsError
-from .request import HookRequest, parse_prefetch_value
+from .request import HookRequest, parse_prefetch_value, validate_resource
+from .services import (
+    FACTS_KEYS,
+    PREFETCH_RESOURCE_TYPES,
+    REQUIRED_PARTS,
+    SEARCH_KEYS,
+)
+
+log = logging.getLogger(__name__)
 
 _TEMPLATE_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
 
@@ -90,14 +99,106 @@ def resolve_prefetch(request: HookRequest, fetcher: Fetcher | None) -> ResolvedP
                     data[key] = None
                 else:
                     try:
-                        data[key] = parse_prefetch_value(key, result, f"fetched {key}",
-                                                         request.paths)
+                        data[key] = _read_fetched(key, result, request.patient_id)
                     except CdsError as exc:
                         # the EHR's server sent it, not the client: data missing, not a 400
                         failures[key] = f"the FHIR server's answer is not usable ({exc.message})"
-    required_missing = [k for k in service.required_prefetch if k in failures]
-    if required_missing:
-        detail = "; ".join(f"{k}: {failures[k]}" for k in required_missing)
-        raise CdsError(412, f"Required prefetch data is missing ({detail}).",
-                       f"prefetch.{required_missing[0]}")
+    missing = []
+    for key in service.required_prefetch:
+        if key in failures:
+            missing.append((key, [key]))
+        elif key not in data and key in REQUIRED_PARTS:  # not sent whole by the client
+            parts = [part for part in REQUIRED_PARTS[key] if part in failures]
+            if parts:
+                missing.append((key, parts))
+    if missing:
+        detail = "; ".join(f"{part}: {failures[part]}" for _, parts in missing for part in parts)
+        named = ", ".join(key for key, _ in missing)
+        raise CdsError(412, f"Required prefetch data is missing for {named} ({detail}).",
+                       f"prefetch.{missing[0][1][0]}")
+    _merge_facts_keys(data)
     return ResolvedPrefetch(data, frozenset(failures), frozenset(attempted & failures.keys()))
+
+
+def _read_fetched(key: str, result: dict, patient_id: str) -> dict:
+    """Check what the FHIR server answered for ``key``, as the client's prefetch is checked, and
+    every resource of it in full with its model (CdsError when one fails: the key is then
+    unavailable, never a 400, as the client did not send it). Resources of another patient
+    than the one in context are dropped first, and the drop logged (a count, no ids)."""
+    path = f"fetched {key}"
+    expected = PREFETCH_RESOURCE_TYPES[key]
+    if key in SEARCH_KEYS and result.get("resourceType") == "Bundle":
+        entries = result.get("entry")
+        if isinstance(entries, list):
+            kept = [e for e in entries if not _of_another_patient(e, patient_id)]
+            if len(kept) != len(entries):
+                log.warning("FHIR fetch of %s: %d resource(s) of another patient than the one "
+                            "in context dropped", key, len(entries) - len(kept))
+                result["entry"] = kept
+    elif key not in SEARCH_KEYS and _names_another_patient(result, patient_id):
+        log.warning("FHIR fetch of %s: the resource is another patient's; not used", key)
+        raise CdsError(412, "it is another patient's record")
+    value = parse_prefetch_value(key, result, path)
+    if key in SEARCH_KEYS:
+        for index, entry in enumerate(value.get("entry", [])):
+            resource = entry["resource"]
+            if resource.get("resourceType") == expected:
+                validate_resource(resource, f"{path}.entry[{index}].resource")
+    return value
+
+
+# The reference each resource type names its patient by (FHIR R4).
+_PATIENT_ELEMENT = {"Condition": "subject", "Procedure": "subject", "Encounter": "subject",
+                    "Coverage": "beneficiary"}
+_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def _of_another_patient(entry: object, patient_id: str) -> bool:
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    return isinstance(resource, dict) and _names_another_patient(resource, patient_id)
+
+
+def _names_another_patient(resource: dict, patient_id: str) -> bool:
+    """True when the resource names a patient (or other subject) that is not ``patient_id``;
+    False when it names this patient, or no subject we can read (a contained or urn:uuid
+    reference, an identifier only)."""
+    resource_type = resource.get("resourceType")
+    if resource_type == "Patient":
+        return isinstance(resource.get("id"), str) and resource["id"] != patient_id
+    element = _PATIENT_ELEMENT.get(resource_type) if isinstance(resource_type, str) else None
+    reference = resource.get(element) if element else None
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if not isinstance(target, str):
+        return False
+    match = _REFERENCE.search(target)
+    if match is None:
+        return False
+    return match.group(1) != "Patient" or match.group(2) != patient_id
+
+
+def _merge_facts_keys(data: dict[str, dict | None]) -> None:
+    """Fill each key the facts read (``conditions``, ``procedures``) from the narrow keys
+    discovery asks for, when the client did not send that key itself: one searchset Bundle of
+    their entries, each resource once (by resourceType and id). The entries are the parsed ones,
+    unchanged, so that what was checked is what the facts read."""
+    for facts_key, parts in FACTS_KEYS.items():
+        if facts_key in data:
+            continue  # the client's own broad key (or null: no such data)
+        had = [data[part] for part in parts if part in data]
+        if not had:
+            continue  # none of it could be had: the rules that need it are skipped
+        entries: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for bundle in had:
+            for entry in (bundle or {}).get("entry", []):
+                resource = entry.get("resource") or {}
+                identity = (resource.get("resourceType"), resource.get("id"))
+                if isinstance(identity[1], str):
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                entries.append(entry)
+        merged: dict = {"resourceType": "Bundle", "type": "searchset"}
+        if entries:
+            merged["entry"] = entries
+        data[facts_key] = merged

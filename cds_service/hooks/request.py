@@ -9,6 +9,7 @@ R4 models are no longer maintained alongside its R4B/R5 ones.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import uuid
@@ -21,7 +22,15 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ..errors import bad_request
-from .services import PREFETCH_RESOURCE_TYPES, SEARCH_KEYS, ServiceDefinition
+from .services import (
+    FACTS_KEYS,
+    LEGACY_PREFETCH,
+    PREFETCH_RESOURCE_TYPES,
+    SEARCH_KEYS,
+    ServiceDefinition,
+)
+
+log = logging.getLogger(__name__)
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ORDER_TYPES = frozenset(
@@ -35,6 +44,19 @@ _ORDER_TYPES = frozenset(
         "Procedure",
     }
 )
+# The only draft orders a rule judges. Any other order type (the CDS Hooks sandbox's Rx Sign
+# sends a MedicationRequest) is read by no rule: it is not validated, so that no quirk of it
+# can turn a call into a 400.
+_JUDGED_ORDER_TYPE = "ServiceRequest"
+# What the rules read of a draft ServiceRequest, each with its FHIR R4 datatype (a list when in
+# brackets); each is validated with its fhir.resources datatype model. Elements no rule reads
+# (intent, occurrence, requester, ...) are not validated.
+_ORDER_READ_ELEMENTS = {
+    "id": "id", "status": "code", "code": "CodeableConcept", "subject": "Reference",
+    "encounter": "Reference", "bodySite": "[CodeableConcept]", "reasonCode": "[CodeableConcept]",
+    "reasonReference": "[Reference]",
+}
+_ORDER_REQUIRED_ELEMENTS = ("status", "subject")
 
 
 @dataclass
@@ -153,9 +175,59 @@ def _parse_draft_orders(draft_orders: Any) -> list[dict]:
                 f"{path}.entry[{index}] is a {_type_name(resource)}, not an order resource.",
                 f"{path}.entry[{index}].resource",
             )
-        validate_resource(resource, f"{path}.entry[{index}].resource")
+        repair_single_lists(resource)
+        if resource_type == _JUDGED_ORDER_TYPE:
+            validate_order(resource, f"{path}.entry[{index}].resource")
         orders.append(resource)
     return orders
+
+
+# -- known client quirks, repaired on read ----------------------------------------------------
+
+_LIST_ELEMENTS: dict[str, frozenset[str]] = {}
+_LIST_ELEMENTS_LOCK = threading.Lock()
+
+
+def _list_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements FHIR R4 defines as a list of a complex type (CodeableConcept,
+    Reference, Annotation, ...), read from the resource's fhir.resources model."""
+    known = _LIST_ELEMENTS.get(resource_type)
+    if known is not None:
+        return known
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError):
+        known = frozenset()
+    else:
+        known = frozenset(
+            field.alias or name for name, field in model.model_fields.items()
+            if "List[abc." in str(field.annotation) and not name.endswith("__ext")
+        )
+    with _LIST_ELEMENTS_LOCK:
+        _LIST_ELEMENTS[resource_type] = known
+    return known
+
+
+def repair_single_lists(resource: dict) -> None:
+    """Read one JSON object sent where FHIR R4 has a list as a list of that one object, and log
+    the repair (resource type and element only).
+
+    A known client quirk: the CDS Hooks sandbox's Rx Sign builds ``MedicationRequest.category``
+    as one CodeableConcept, and ``reasonCode`` as one when the clinician picks an indication
+    (its ``src/reducers/medication-reducers.js``)."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        return
+    singles = [name for name, value in resource.items()
+               if isinstance(value, dict) and value]
+    if not singles:
+        return
+    list_elements = _list_elements(resource_type)
+    for name in singles:
+        if name in list_elements:
+            resource[name] = [resource[name]]
+            log.info("repaired a client quirk: %s.%s sent as one object where FHIR R4 has a "
+                     "list; read as a list of one", _type_name(resource), name)
 
 
 def _parse_prefetch(prefetch: Any, request: HookRequest) -> None:
@@ -163,9 +235,11 @@ def _parse_prefetch(prefetch: Any, request: HookRequest) -> None:
         prefetch = {}
     if not isinstance(prefetch, dict):
         raise bad_request("'prefetch' must be an object.", "prefetch")
-    for key in request.service.prefetch:
+    published = request.service.prefetch
+    for key in (*published, *LEGACY_PREFETCH):
         if key not in prefetch:
-            request.absent.add(key)
+            if key in published:
+                request.absent.add(key)
             continue
         value = prefetch[key]
         if value is None:
@@ -176,9 +250,15 @@ def _parse_prefetch(prefetch: Any, request: HookRequest) -> None:
             raise bad_request(f"{path} must be a FHIR resource or null.", path)
         if value.get("resourceType") == "OperationOutcome":
             # The client tried to fetch and failed: treat the key as not fetched.
-            request.absent.add(key)
+            if key in published:
+                request.absent.add(key)
             continue
         request.prefetch[key] = parse_prefetch_value(key, value, path, request.paths)
+    # A client that sends a broad key (all the patient's Conditions, as discovery asked before)
+    # has sent everything the narrow keys of it would hold: nothing of those to fetch.
+    for facts_key, parts in FACTS_KEYS.items():
+        if facts_key in request.prefetch:
+            request.absent.difference_update(parts)
 
 
 def parse_prefetch_value(key: str, value: dict, path: str,
@@ -211,14 +291,66 @@ def parse_prefetch_value(key: str, value: dict, path: str,
                         entry_path,
                     )
                 continue
+            repair_single_lists(resource)
             check_read_elements(resource, entry_path)
             if paths is not None:
                 paths[id(resource)] = entry_path
         return value
     if value.get("resourceType") != expected:
         raise bad_request(f"{path} must be a {expected} resource.", path)
+    repair_single_lists(value)
     validate_resource(value, path)
     return value
+
+
+def validate_order(order: dict, path: str) -> None:
+    """Validate what the rules read of a draft ServiceRequest, strictly, with the datatype
+    models; a 400 naming the first bad element. Elements no rule reads are not validated."""
+    _check_once(ORDERS_VALIDATED, _validate_order, order, path)
+
+
+def _validate_order(order: dict, path: str) -> None:
+    for name in _ORDER_REQUIRED_ELEMENTS:
+        if name not in order:
+            raise bad_request(f"{path}.{name} is required.", f"{path}.{name}")
+    for name, kind in _ORDER_READ_ELEMENTS.items():
+        if name not in order:
+            continue
+        where = f"{path}.{name}"
+        value = order[name]
+        if kind in ("id", "code"):
+            problem = _shape_problem(value, kind)
+            if problem:
+                raise bad_request(f"{where} is not valid FHIR R4: {problem}.", where)
+            continue
+        if kind.startswith("["):
+            if not isinstance(value, list) or not value:
+                raise bad_request(f"{where} is not valid FHIR R4: must be a non-empty array.",
+                                  where)
+            for index, item in enumerate(value):
+                _validate_datatype(kind[1:-1], item, f"{where}[{index}]")
+        else:
+            _validate_datatype(kind, value, where)
+
+
+def _validate_datatype(kind: str, value: Any, where: str) -> None:
+    if not isinstance(value, dict) or not value:
+        raise bad_request(f"{where} is not valid FHIR R4: must be a non-empty object.", where)
+    try:
+        parsed = get_fhir_model_class(kind).model_validate(value)
+    except ValidationError as exc:
+        raise bad_request(f"{where} is not valid FHIR R4: {_describe(exc)}",
+                          _error_path(where, exc)) from None
+    except (KeyError, ValueError, TypeError, RecursionError):
+        raise bad_request(f"{where} is not valid FHIR R4.", where) from None
+    null, has_numbers = _null_or_numbers(value, where)
+    if null:
+        raise bad_request(f"{null} is null; FHIR JSON leaves an absent element out.", null)
+    if has_numbers:
+        problem = _json_shape_problem(
+            value, parsed.model_dump(mode="json", by_alias=True, exclude_none=True), where)
+        if problem:
+            raise bad_request(*problem)
 
 
 def validate_read_resources(resources: list[dict], paths: dict[int, str]) -> None:
@@ -376,6 +508,7 @@ class _ValidatedDigests:
 
 VALIDATED = _ValidatedDigests()  # passed validation with the fhir.resources model
 SHAPE_CHECKED = _ValidatedDigests()  # passed check_read_elements
+ORDERS_VALIDATED = _ValidatedDigests()  # draft ServiceRequests whose read elements passed
 
 
 def _check_once(passed: _ValidatedDigests, check, resource: dict, path: str) -> None:

@@ -9,6 +9,8 @@
 // --token      require "Authorization: Bearer <token>"; anything else gets 401
 // --delay-ms   sleep this long before answering each FHIR request (a slow server)
 // --page-size  the _count used when a search names none (small, so that paging happens)
+// --max-count  the largest page this server answers, whatever _count asks (a server that pages
+//              by 2 although the client asks for 100)
 // --next-base  write search "next" links under this base instead of our own (a hostile server)
 // --fail       TYPE=MODE (repeatable): requests for that resource type answer MODE instead:
 //              an HTTP status (with an OperationOutcome), badjson, outcome (an OperationOutcome
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     token: { type: 'string' },
     'delay-ms': { type: 'string', default: '0' },
     'page-size': { type: 'string', default: '20' },
+    'max-count': { type: 'string' },
     'next-base': { type: 'string' },
     fail: { type: 'string', multiple: true, default: [] },
   },
@@ -49,6 +52,7 @@ const port = Number.parseInt(args.port, 10);
 const basePath = '/' + args.base.replace(/^\/+|\/+$/g, '');
 const delayMs = Number.parseInt(args['delay-ms'], 10);
 const pageSize = Number.parseInt(args['page-size'], 10);
+const maxCount = args['max-count'] === undefined ? Infinity : Number.parseInt(args['max-count'], 10);
 const ownBase = `http://${args.host}:${port}${basePath === '/' ? '' : basePath}`;
 const nextBase = (args['next-base'] ?? ownBase).replace(/\/+$/, '');
 const failures = new Map(args.fail.map((item) => item.split('=', 2)));
@@ -156,6 +160,9 @@ async function handleFhir(req, res, relativeUrl) {
     const parsed = new URL(url, 'http://placeholder/');
     if (!parsed.searchParams.has('_count')) {
       parsed.searchParams.set('_count', `${pageSize}`);
+    }
+    if (Number.parseInt(parsed.searchParams.get('_count'), 10) > maxCount) {
+      parsed.searchParams.set('_count', `${maxCount}`);
     }
     url = `${parsed.pathname.replace(/^\/+/, '')}${parsed.search}`;
   }
