@@ -65,6 +65,13 @@ from pathlib import Path
 
 from cachetools import TTLCache
 
+try:  # the parser of the re module, to see where a raw term's matches begin
+    from re import _constants as _sre_constants
+    from re import _parser as _sre_parser
+except ImportError:  # Python before 3.11
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
 from .valuesets import TerminologyError, read_json_object
 
 STATUS_ORDER = ("family", "absent", "historical", "uncertain", "present")
@@ -72,9 +79,12 @@ _CONTEXT_KINDS = ("negation", "uncertainty", "historical", "family")
 _STATUS_OF = {"negation": "absent", "uncertainty": "uncertain", "historical": "historical",
               "family": "family"}
 _KIND_OF = {status: kind for kind, status in _STATUS_OF.items()}
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])\s+|\n+")
+# a break: the spaces after a full stop, "!", "?" or ";", or line breaks (the punctuation is
+# matched first, not looked behind for at every character, so that a search skips fast)
+_SENTENCE_BREAK = re.compile(r"[.!?;](\s+)|\n+")
 _WORD = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
+_COMMA = re.compile(",")
 _CONNECTOR_TOKEN = re.compile(r"\w+|[,/]")
 _CONNECTORS = frozenset({"and", "or", "nor", "/", ","})
 # where a header may begin: the start of the text or after a space or punctuation
@@ -292,14 +302,24 @@ class TextReader:
                 unanchored.append(regex)
             else:
                 anchors |= beginnings
+        # in a sentence the reader indexes, raw terms that begin at a word start are found by
+        # their first character; the others are searched
+        first_classes, searched = [], []
+        for regex in unanchored:
+            first = _first_class(regex)
+            if first is None:
+                searched.append(regex)
+            else:
+                first_classes.append(first)
+        index = dict(index_anchors=tuple(sorted({a.lower() for a in anchors})),
+                     first_classes=tuple(first_classes),
+                     searched=_alternation(searched) if searched else None)
         if not anchors:
-            return _Prefiltered(pattern, None, None)
+            return _Prefiltered(pattern, None, None, **index)
         literals = "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True))
         starts = re.compile(rf"(?<!\w)(?:{literals})", re.IGNORECASE)
-        ascii_anchors = (tuple(sorted(a.lower() for a in anchors))
-                         if all(a.isascii() for a in anchors) else None)
         return _Prefiltered(pattern, starts, _alternation(unanchored) if unanchored else None,
-                            ascii_anchors)
+                            **index)
 
     def _anchors(self, terms: list[str], depth: int = 0) -> set[str] | None:
         """The literal beginnings of every term's first word, or None when a term has none
@@ -316,6 +336,9 @@ class TextReader:
                 anchors |= inner
                 continue
             literal = first[:-1] if first.endswith("*") else first
+            # cut before a character that is not ASCII ("lasègue": "las"): the index looks
+            # words up by their ASCII beginnings
+            literal = re.match(r"[\x00-\x7f]*", literal).group()
             if not literal or not re.match(r"\w", literal) or first == "...":
                 return None
             anchors.add(literal)
@@ -583,7 +606,7 @@ def _phrase(words: str) -> str:
 
 def _sentence_spans(text: str, header_starts: list[int]) -> Iterator[tuple[int, int]]:
     """The sentences' spans: cut at every sentence break and before every header."""
-    cuts = [m.span() for m in _SENTENCE_BREAK.finditer(text)]
+    cuts = [m.span(1) if m.start(1) >= 0 else m.span() for m in _SENTENCE_BREAK.finditer(text)]
     cuts += [(h, h) for h in header_starts]
     cuts.sort()
     position = 0
@@ -604,7 +627,8 @@ class _Words:
 
     def __init__(self, text: str):
         self.text = text
-        self.starts = [m.start() for m in _WORD.finditer(text)]
+        starts = getattr(text, "word_starts", None)
+        self.starts = starts if starts is not None else [m.start() for m in _WORD.finditer(text)]
 
     def _inside_word(self, position: int) -> bool:
         return (0 < position < len(self.text) and _WORD_CHAR.match(self.text, position - 1)
@@ -750,7 +774,7 @@ class _Scope:
 
     def _comma_positions(self) -> list[int]:
         if self._commas is None:
-            self._commas = [i for i, char in enumerate(self.sentence) if char == ","]
+            self._commas = [m.start() for m in _COMMA.finditer(self.sentence)]
         return self._commas
 
     def _breaker_spans(self) -> _SortedSpans:
@@ -898,51 +922,92 @@ def _side_distance(spans: _SortedSpans, words: _Words, span: tuple[int, int]) ->
 
 
 class _Sentence(str):
-    """A sentence with, for each pattern, the positions where one of its anchors begins (when
-    the sentence is ASCII; None otherwise): see _AnchorIndex."""
+    """A sentence with, for each pattern, the positions where it can begin (_AnchorIndex), and
+    the starts of its words."""
 
     anchored: dict[_Prefiltered, list[int]] | None
+    word_starts: list[int]
+
+
+# The only characters that Python's re.IGNORECASE matches to ASCII word characters, besides
+# ASCII itself (a test scans every code point): looked up as the letters they match.
+_FOLDS_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 class _AnchorIndex:
-    """Every ASCII anchor of every pattern (``_Prefiltered.ascii_anchors``), to find in one pass
-    over a sentence's word starts where each pattern can match: a few dict lookups per word,
-    instead of a search (or a scan of the word starts) per pattern. Most patterns have no
-    anchor in a given sentence and are then not tried at all. (For ASCII text, lower-casing is
-    exactly the case-insensitive match of the patterns.)"""
+    """Where each pattern can begin, found in one pass over a sentence's words: the anchors of
+    every pattern (the literal beginnings of their terms' first words, in lower case) looked up
+    by the prefixes of each word, and the raw terms that begin at a word start looked up by
+    their possible first characters. What a word's beginning holds is remembered, so a word
+    seen before costs one lookup. Most patterns have no anchor in a given sentence and are then
+    not tried at all."""
+
+    _MEMO_LIMIT = 50_000  # distinct word beginnings remembered (cleared when full)
 
     def __init__(self, patterns: list[_Prefiltered]):
         # anchors made of word characters only ("radiat", "l5") are looked up by the prefixes
-        # of each word; the few with others ("x-ray", "l5-s1") are tried at each word start
+        # of each word; the few with others ("x-ray", "l5-s1") by their first word ("x", "l5"),
+        # which must be the whole word, and then compared with the text
         self._by_prefix: dict[str, list[_Prefiltered]] = {}
-        self._spanning: dict[str, list[_Prefiltered]] = {}
+        self._spanning: dict[str, list[tuple[str, list[_Prefiltered]]]] = {}
+        spanning: dict[str, list[_Prefiltered]] = {}
+        self._first_classes: list[tuple[re.Pattern, _Prefiltered]] = []
         for pattern in patterns:
-            for anchor in pattern.ascii_anchors or ():
-                table = self._by_prefix if _WORD.fullmatch(anchor) else self._spanning
+            for anchor in pattern.index_anchors:
+                table = self._by_prefix if _WORD.fullmatch(anchor) else spanning
                 table.setdefault(anchor, []).append(pattern)
-        self._longest = max(map(len, self._by_prefix), default=0)
-        self._spanning_anchors = tuple(self._spanning)
+            self._first_classes += [(first, pattern) for first in pattern.first_classes]
+        for anchor, owners in spanning.items():
+            leading = _WORD.match(anchor).group()
+            self._spanning.setdefault(leading, []).append((anchor, owners))
+        self._longest = max(1, max(map(len, [*self._by_prefix, *self._spanning]), default=0))
+        self._memo: dict[str, tuple[tuple[_Prefiltered, ...], tuple]] = {}
+
+    def _at_word(self, beginning: str) -> tuple[tuple[_Prefiltered, ...], tuple]:
+        """The patterns that can begin at a word beginning so (at most ``_longest`` chars), and
+        the anchors with other characters than word ones that may begin there."""
+        folded = beginning.translate(_FOLDS_TO_ASCII)
+        found: dict[_Prefiltered, None] = {}
+        for stop in range(1, len(folded) + 1):
+            prefix = folded[:stop]
+            if not prefix.isascii():
+                break  # no ASCII anchor can match past a character that is not one
+            for pattern in self._by_prefix.get(prefix.lower(), ()):
+                found[pattern] = None
+        for first, pattern in self._first_classes:
+            if first.match(beginning):
+                found[pattern] = None
+        spanning = self._spanning.get(folded.lower(), ()) if folded.isascii() else ()
+        return tuple(found), tuple(spanning)
 
     def sentence(self, text: str) -> _Sentence:
         sentence = _Sentence(text)
-        if not text.isascii():
-            sentence.anchored = None
-            return sentence
-        lower = text.lower()
         anchored: dict[_Prefiltered, list[int]] = {}
-        by_prefix, spanning = self._by_prefix.get, self._spanning_anchors
-        for word in _WORD.finditer(lower):
-            start, end = word.span()
-            found = [pattern for stop in range(start + 1, min(end, start + self._longest) + 1)
-                     for pattern in by_prefix(lower[start:stop], ())]
-            if spanning and lower.startswith(spanning, start):
-                found += [pattern for anchor in spanning if lower.startswith(anchor, start)
-                          for pattern in self._spanning[anchor]]
-            for pattern in found:
-                positions = anchored.setdefault(pattern, [])
-                if not positions or positions[-1] != start:
+        word_starts: list[int] = []
+        memo, longest = self._memo, self._longest
+        if len(memo) > self._MEMO_LIMIT:
+            memo.clear()
+        for word in _WORD.finditer(text):
+            start = word.start()
+            word_starts.append(start)
+            beginning = word.group()[:longest]
+            found = memo.get(beginning)
+            if found is None:
+                found = memo[beginning] = self._at_word(beginning)
+            for pattern in found[0]:
+                positions = anchored.get(pattern)
+                if positions is None:
+                    anchored[pattern] = [start]
+                else:
                     positions.append(start)
+            for anchor, owners in found[1]:
+                if text[start:start + len(anchor)].translate(_FOLDS_TO_ASCII).lower() == anchor:
+                    for pattern in owners:
+                        positions = anchored.setdefault(pattern, [])
+                        if not positions or positions[-1] != start:
+                            positions.append(start)
         sentence.anchored = anchored
+        sentence.word_starts = word_starts
         return sentence
 
 
@@ -960,27 +1025,39 @@ class _Prefiltered:
     where ``unanchored`` (those terms alone) matches. ``pattern`` is matched at those positions
     only, in order, not tried at every character of the sentence: the same matches as
     ``pattern.finditer``, found several times faster. With neither it is ``pattern.finditer``.
+
+    In a sentence read by the reader (an ``_AnchorIndex`` sentence) the positions come from
+    the index instead: ``index_anchors`` (the anchors in lower case, cut before any character
+    that is not ASCII: a shorter beginning is still a beginning) and ``first_classes`` (the
+    possible first characters of the raw terms that begin at a word start); only the other raw
+    terms (``searched``: they begin with a literal, which ``re`` finds fast) are searched.
     """
 
-    __slots__ = ("pattern", "starts", "unanchored", "ascii_anchors")
+    __slots__ = ("pattern", "starts", "unanchored", "index_anchors", "first_classes",
+                 "searched")
 
     def __init__(self, pattern: re.Pattern, starts: re.Pattern | None,
-                 unanchored: re.Pattern | None, ascii_anchors: tuple[str, ...] | None = None):
+                 unanchored: re.Pattern | None, index_anchors: tuple[str, ...] = (),
+                 first_classes: tuple[re.Pattern, ...] = (), searched: re.Pattern | None = None):
         self.pattern = pattern
         self.starts = starts
         self.unanchored = unanchored
-        self.ascii_anchors = ascii_anchors  # the anchors in lower case, when all are ASCII
+        self.index_anchors = index_anchors
+        self.first_classes = first_classes
+        self.searched = searched
 
     def finditer(self, text: str) -> Iterator[re.Match]:
-        if self.starts is None:
-            return self.pattern.finditer(text)
         anchored = getattr(text, "anchored", None)
-        if anchored is not None and self.ascii_anchors is not None:
-            candidates = anchored.get(self, [])  # an ASCII sentence, indexed (_AnchorIndex)
+        if anchored is not None:
+            candidates = anchored.get(self, [])  # a sentence indexed by _AnchorIndex
+            if self.searched is not None:
+                candidates = sorted(set(candidates).union(_starts(self.searched, text)))
+        elif self.starts is None:
+            return self.pattern.finditer(text)
         else:
             candidates = _starts(self.starts, text)
-        if self.unanchored is not None:
-            candidates = sorted(set(candidates).union(_starts(self.unanchored, text)))
+            if self.unanchored is not None:
+                candidates = sorted(set(candidates).union(_starts(self.unanchored, text)))
         # most patterns have no anchor in a given sentence: nothing to try
         return self._matches_at(text, candidates) if candidates else iter(())
 
@@ -994,6 +1071,70 @@ class _Prefiltered:
             if found is not None and found.end() > start:
                 yield found
                 position = found.end()
+
+
+def _first_class(regex: str) -> re.Pattern | None:
+    """When every match of ``regex`` begins at a word start (``\\b`` or ``(?<!\\w)`` first)
+    with a word character from a set that can be written down: that set, as a character class
+    (case-insensitive, as the terms). None otherwise."""
+    try:
+        parsed = _sre_parser.parse(regex)
+    except re.error:
+        return None
+    found = _first(list(parsed.data))
+    if found is None or not found[0] or not found[1]:
+        return None
+    return re.compile("[" + "".join(found[1]) + "]", re.IGNORECASE)
+
+
+def _first(items: list) -> tuple[bool, list[str]] | None:
+    """(whether a word start is asserted first, the class parts of the first character)."""
+    c = _sre_constants
+    boundary = False
+    at = 0
+    while at < len(items):
+        op, av = items[at]
+        if op is c.AT and av is c.AT_BOUNDARY:
+            boundary = True
+        elif (op is c.ASSERT_NOT and av[0] == -1
+              and list(av[1].data) == [(c.IN, [(c.CATEGORY, c.CATEGORY_WORD)])]):
+            boundary = True
+        else:
+            break
+        at += 1
+    if at == len(items):
+        return None
+    op, av = items[at]
+    if op is c.LITERAL:
+        char = chr(av)
+        return (boundary, [re.escape(char)]) if _WORD_CHAR.match(char) else None
+    if op is c.IN:
+        parts = []
+        for kind, value in av:
+            if kind is c.LITERAL and _WORD_CHAR.match(chr(value)):
+                parts.append(re.escape(chr(value)))
+            elif (kind is c.RANGE and all(chr(v).isascii() and chr(v).isalnum() for v in value)
+                  and chr(value[0]).isdigit() == chr(value[1]).isdigit()):
+                parts.append(f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}")
+            elif kind is c.CATEGORY and value is c.CATEGORY_DIGIT:
+                parts.append(r"\d")
+            elif kind is c.CATEGORY and value is c.CATEGORY_WORD:
+                parts.append(r"\w")
+            else:
+                return None
+        return boundary, parts
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+        inner = _first(list(av[2].data))
+    elif op is c.SUBPATTERN:
+        inner = _first(list(av[3].data))
+    elif op is c.BRANCH:
+        branches = [_first(list(branch.data)) for branch in av[1]]
+        if any(b is None for b in branches):
+            return None
+        inner = (all(b[0] for b in branches), [p for b in branches for p in b[1]])
+    else:
+        return None
+    return None if inner is None else (boundary or inner[0], inner[1])
 
 
 def _starts(pattern: re.Pattern, text: str) -> list[int]:
