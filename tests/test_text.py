@@ -104,7 +104,8 @@ def status(text: str, concept: str) -> str | None:
         ("Assessment: mechanical low back pain.", "assessment", "present"),
         ("Chronic low back pain.", "chronic", "present"),
         ("Vertebrogenic pain with Modic changes.", "vertebrogenic", "present"),
-        ("Aftercare s/p L4-5 fusion.", "spinal_fusion", "present"),
+        # "s/p" (status post): a spine surgery done before this encounter
+        ("Aftercare s/p L4-5 fusion.", "spinal_fusion", "historical"),
     ],
 )
 def test_status_of_a_finding(text, concept, expected):
