@@ -126,7 +126,7 @@ def test_the_characters_ignorecase_folds_to_ascii_are_those_the_index_knows():
 
 @pytest.mark.parametrize("text", [
     "\u017fciatica on the right, \u212aNEE pain, D\u0130SC HERN\u0130ATION, r\u0131ght leg",
-    "Douleur irradiée vers la jambe droite, SLR positif, L4–L5 hernie discale, résumé: nonradiating",
+    "Douleur irradiée vers la jambe droite, SLR positif, L4–L5 hernie discale: nonradiating",
     "Ишиас справа; sciatica 右 leg pain radiating to the left thigh x 3 weeks, 4/5 strength",
 ])
 def test_every_pattern_finds_in_text_that_is_not_ascii_what_a_plain_scan_finds(text):

@@ -85,6 +85,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?;](\s+)|\n+")
 _WORD = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
 _COMMA = re.compile(",")
+_LIST_SEPARATOR = re.compile(r",|(?<!\w)(?:and/or|and|or|nor)(?!\w)", re.IGNORECASE)
 _CONNECTOR_TOKEN = re.compile(r"\w+|[,/]")
 _CONNECTORS = frozenset({"and", "or", "nor", "/", ","})
 # where a header may begin: the start of the text or after a space or punctuation
@@ -716,6 +717,7 @@ class _Scope:
         self.terminators = _SortedSpans(_spans(ctx.terminators, sentence))
         self._commas: list[int] | None = None
         self._list_reach: list[int] | None = None
+        self._list_separators: _SortedSpans | None = None
         self._breakers: _SortedSpans | None = None
         self._pre = {kind: self._reaches(ctx.pre[kind]) for kind in _CONTEXT_KINDS}
         self._pre_for_groups = {kind: {group: self._reaches(pattern)
@@ -756,21 +758,30 @@ class _Scope:
         return reach
 
     def _list_end(self, position: int) -> int:
-        """Where a list starting at ``position`` ends: it runs over items separated by commas
-        while each item is short and has no word of a new clause; the last item it reaches is
-        covered for ``window`` words when long. -1 when the first item is not a list item."""
-        commas = self._comma_positions()
-        at = bisect_left(commas, position)
-        end = commas[at] if at < len(commas) else len(self.sentence)
-        if not self._list_item(position, end):
-            return -1
-        return self._reach_after_comma()[at] if at < len(commas) else len(self.sentence)
+        """Where a list starting at ``position`` ends. It runs over items separated by commas,
+        "and", "or", "nor" while each item is at most ``list_item_words`` words; it ends at a
+        word of a new clause (``list_breakers``: "he", "is", "radiates"), or in the first long
+        item, which is covered for ``window`` words."""
+        separators = self._separators()
+        at = bisect_left(separators.starts, position)
+        after = self._reach_after_separator()
+        return self._item_reach(position, separators.starts[at] if at < len(separators.spans)
+                                else len(self.sentence),
+                                after[at] if at < len(after) else len(self.sentence))
 
-    def _list_item(self, start: int, end: int) -> bool:
-        if self.words.between(start, end) > self.ctx.list_item_words:
-            return False
+    def _item_reach(self, start: int, end: int, next_reach: int) -> int:
+        reach = (next_reach if self.words.between(start, end) <= self.ctx.list_item_words
+                 else self.words.reach(start, self.ctx.window))
         breaker = self._breaker_spans().first_starting_from(start)
-        return breaker is None or breaker[0] >= end
+        if breaker is not None and breaker[0] < end:
+            reach = min(reach, breaker[0] - 1)  # a new clause: the list ends before it
+        return reach
+
+    def _separators(self) -> _SortedSpans:
+        if self._list_separators is None:
+            self._list_separators = _SortedSpans(
+                [m.span() for m in _LIST_SEPARATOR.finditer(self.sentence)])
+        return self._list_separators
 
     def _comma_positions(self) -> list[int]:
         if self._commas is None:
@@ -782,22 +793,17 @@ class _Scope:
             self._breakers = _SortedSpans(_spans(self.ctx.list_breakers, self.sentence))
         return self._breakers
 
-    def _reach_after_comma(self) -> list[int]:
-        """For each comma, where a list that goes on past it ends (once per sentence, from its
-        end backwards, so that a long list is not walked again for each trigger in it)."""
+    def _reach_after_separator(self) -> list[int]:
+        """For each separator, where a list that goes on past it ends (once per sentence, from
+        its end backwards, so that a long list is not walked again for each trigger in it)."""
         if self._list_reach is None:
-            commas, length = self._comma_positions(), len(self.sentence)
-            reach = [0] * len(commas)
-            for at in range(len(commas) - 1, -1, -1):
-                start = commas[at] + 1
-                end = commas[at + 1] if at + 1 < len(commas) else length
-                breaker = self._breaker_spans().first_starting_from(start)
-                if breaker is not None and breaker[0] < end:
-                    reach[at] = commas[at]  # a new clause: the list ended at this comma
-                elif self.words.between(start, end) <= self.ctx.list_item_words:
-                    reach[at] = reach[at + 1] if at + 1 < len(commas) else length
-                else:
-                    reach[at] = self.words.reach(start, self.ctx.window)
+            separators, length = self._separators(), len(self.sentence)
+            count = len(separators.spans)
+            reach = [0] * count
+            for at in range(count - 1, -1, -1):
+                end = separators.starts[at + 1] if at + 1 < count else length
+                reach[at] = self._item_reach(separators.ends[at], end,
+                                             reach[at + 1] if at + 1 < count else length)
             self._list_reach = reach
         return self._list_reach
 
@@ -1094,9 +1100,7 @@ def _first(items: list) -> tuple[bool, list[str]] | None:
     at = 0
     while at < len(items):
         op, av = items[at]
-        if op is c.AT and av is c.AT_BOUNDARY:
-            boundary = True
-        elif (op is c.ASSERT_NOT and av[0] == -1
+        if op is c.AT and av is c.AT_BOUNDARY or (op is c.ASSERT_NOT and av[0] == -1
               and list(av[1].data) == [(c.IN, [(c.CATEGORY, c.CATEGORY_WORD)])]):
             boundary = True
         else:
