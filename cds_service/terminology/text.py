@@ -85,6 +85,8 @@ _SENTENCE_BREAK = re.compile(r"[.!?;](\s+)|\n+")
 _WORD = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
 _COMMA = re.compile(",")
+_HEADER_COLON = re.compile(":(?!//)")
+_LINE = re.compile(r"[^\n]+")
 _LIST_SEPARATOR = re.compile(r",|(?<!\w)(?:and/or|and|or|nor)(?!\w)", re.IGNORECASE)
 _CONNECTOR_TOKEN = re.compile(r"\w+|[,/]")
 _CONNECTORS = frozenset({"and", "or", "nor", "/", ","})
@@ -211,6 +213,14 @@ class _Section:
 
 
 @dataclass
+class _HeaderPatterns:
+    before_colon: re.Pattern  # a header ending where the text is cut, before its colon
+    line: re.Pattern  # a header alone on its line
+    names: dict[str, str]  # header (in lower case when matched in any case) -> section
+    longest: int  # the longest header, with room for spaces
+
+
+@dataclass
 class _Context:
     pre: dict[str, _Prefiltered | None]
     post: dict[str, _Prefiltered | None]
@@ -224,7 +234,7 @@ class _Context:
     list_breakers: _Prefiltered | None
     sides: dict[str, _Prefiltered]
     side_window: int
-    headers: list[tuple[re.Pattern, dict[str, str]]]  # (pattern, header in lower case -> name)
+    headers: list[_HeaderPatterns]
     sections: dict[str, _Section]
     max_characters: int
     max_mentions: int
@@ -410,7 +420,7 @@ class TextReader:
             raise TextTriggerError(f"{where}: missing or malformed {exc}") from None
 
     def _sections(self, spec: dict, where: str
-                  ) -> tuple[list[tuple[re.Pattern, dict[str, str]]], dict[str, _Section]]:
+                  ) -> tuple[list[_HeaderPatterns], dict[str, _Section]]:
         """Header patterns: a header is followed by a colon ("A/P:"), or stands alone on its
         line. ``headers`` match in any case, ``abbreviations`` only as written ("A:", "PE:")."""
         sections: dict[str, _Section] = {}
@@ -438,9 +448,12 @@ class TextReader:
                 continue
             alternation = "|".join(_phrase(h) for h in sorted(names, key=len, reverse=True))
             flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
-            patterns.append((re.compile(
-                rf"{_HEADER_BEFORE}(?P<header>{alternation})[ \t]*:(?!//)"
-                rf"|^[ \t]*(?P<line>{alternation})[ \t]*$", flags), names))
+            # tried only before a colon and on short lines, not at every character
+            patterns.append(_HeaderPatterns(
+                before_colon=re.compile(rf"{_HEADER_BEFORE}(?P<header>{alternation})[ \t]*$",
+                                        flags),
+                line=re.compile(rf"[ \t]*(?P<header>{alternation})[ \t]*", flags),
+                names=names, longest=max(map(len, names)) + 8))
         return patterns, sections
 
     def _concept(self, path: Path, concept_id: str, spec: dict) -> _Concept:
@@ -521,13 +534,20 @@ class TextReader:
     def _headers(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, section) of every section header, in order, none overlapping."""
         found = []
-        for pattern, names in self.context.headers:
-            for match in pattern.finditer(text):
-                group = "header" if match.group("header") is not None else "line"
-                words = " ".join(match.group(group).split())
-                name = names.get(words) or names.get(words.lower())
+        colons = [m.start() for m in _HEADER_COLON.finditer(text)]
+        lines = [m.span() for m in _LINE.finditer(text)]
+        for headers in self.context.headers:
+            matches = [headers.before_colon.search(text, max(0, colon - headers.longest), colon)
+                       for colon in colons]
+            matches += [headers.line.fullmatch(text, start, end) for start, end in lines
+                        if end - start <= headers.longest]
+            for match in matches:
+                if match is None:
+                    continue
+                words = " ".join(match.group("header").split())
+                name = headers.names.get(words) or headers.names.get(words.lower())
                 if name is not None:
-                    found.append((match.start(group), match.end(group), name))
+                    found.append((match.start("header"), match.end("header"), name))
         found.sort()
         kept: list[tuple[int, int, str]] = []
         for header in found:
@@ -559,7 +579,10 @@ class TextReader:
         sentence = self._anchors_index.sentence(text[start:end])
         words = _Words(sentence)
         found: list[tuple[tuple[int, int], _Concept]] = []
+        anchored = sentence.anchored
         for concept in self.concepts:
+            if concept.pattern not in anchored and concept.pattern.searched is None:
+                continue  # no word of the sentence can begin one of its terms
             blocked = None
             for match in concept.pattern.finditer(sentence):
                 span = match.span()
