@@ -58,7 +58,7 @@ import hashlib
 import re
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -307,24 +307,28 @@ class TextReader:
         # with a pattern) matches (a search of those alone).
         anchors: set[str] = set()
         unanchored: list[str] = []
+        term_anchors: dict[str, frozenset[str]] = {}
         for term, regex in compiled:
             beginnings = self._anchors([term])
             if beginnings is None:
                 unanchored.append(regex)
             else:
                 anchors |= beginnings
+                term_anchors[regex] = term_anchors.get(regex, frozenset()) | {
+                    a.lower() for a in beginnings}
         # in a sentence the reader indexes, raw terms that begin at a word start are found by
-        # their first character; the others are searched
-        first_classes, searched = [], []
+        # their first character; the others are searched, each alone (so that re can skip to
+        # its literal first character)
+        first_classes: dict[str, re.Pattern] = {}
+        searched = []
         for regex in unanchored:
             first = _first_class(regex)
             if first is None:
-                searched.append(regex)
+                searched.append(re.compile(regex, re.IGNORECASE))
             else:
-                first_classes.append(first)
-        index = dict(index_anchors=tuple(sorted({a.lower() for a in anchors})),
-                     first_classes=tuple(first_classes),
-                     searched=_alternation(searched) if searched else None)
+                first_classes[regex] = first
+        index = dict(term_anchors=term_anchors, first_classes=first_classes,
+                     searched=tuple(searched))
         if not anchors:
             return _Prefiltered(pattern, None, None, **index)
         literals = "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True))
@@ -581,7 +585,7 @@ class TextReader:
         found: list[tuple[tuple[int, int], _Concept]] = []
         anchored = sentence.anchored
         for concept in self.concepts:
-            if concept.pattern not in anchored and concept.pattern.searched is None:
+            if concept.pattern not in anchored and not concept.pattern.searched:
                 continue  # no word of the sentence can begin one of its terms
             blocked = None
             for match in concept.pattern.finditer(sentence):
@@ -954,7 +958,7 @@ class _Sentence(str):
     """A sentence with, for each pattern, the positions where it can begin (_AnchorIndex), and
     the starts of its words."""
 
-    anchored: dict[_Prefiltered, list[int]] | None
+    anchored: dict[_Prefiltered, list[tuple[int, Callable]]] | None
     word_starts: list[int]
 
 
@@ -977,41 +981,45 @@ class _AnchorIndex:
         # anchors made of word characters only ("radiat", "l5") are looked up by the prefixes
         # of each word; the few with others ("x-ray", "l5-s1") by their first word ("x", "l5"),
         # which must be the whole word, and then compared with the text
-        self._by_prefix: dict[str, list[_Prefiltered]] = {}
-        self._spanning: dict[str, list[tuple[str, list[_Prefiltered]]]] = {}
-        spanning: dict[str, list[_Prefiltered]] = {}
-        self._first_classes: list[tuple[re.Pattern, _Prefiltered]] = []
+        self._by_prefix: dict[str, list[tuple[_Prefiltered, str]]] = {}
+        self._spanning: dict[str, list[tuple[str, list[tuple[_Prefiltered, str]]]]] = {}
+        spanning: dict[str, list[tuple[_Prefiltered, str]]] = {}
+        self._first_classes: list[tuple[re.Pattern, _Prefiltered, str]] = []
         for pattern in patterns:
-            for anchor in pattern.index_anchors:
-                table = self._by_prefix if _WORD.fullmatch(anchor) else spanning
-                table.setdefault(anchor, []).append(pattern)
-            self._first_classes += [(first, pattern) for first in pattern.first_classes]
+            for term, anchors in pattern.term_anchors.items():
+                for anchor in anchors:
+                    table = self._by_prefix if _WORD.fullmatch(anchor) else spanning
+                    table.setdefault(anchor, []).append((pattern, term))
+            self._first_classes += [(first, pattern, term)
+                                    for term, first in pattern.first_classes.items()]
         for anchor, owners in spanning.items():
             leading = _WORD.match(anchor).group()
             self._spanning.setdefault(leading, []).append((anchor, owners))
         self._longest = max(1, max(map(len, [*self._by_prefix, *self._spanning]), default=0))
-        self._memo: dict[str, tuple[tuple[_Prefiltered, ...], tuple]] = {}
+        self._memo: dict[str, tuple[tuple[tuple[_Prefiltered, Callable], ...], tuple]] = {}
 
-    def _at_word(self, beginning: str) -> tuple[tuple[_Prefiltered, ...], tuple]:
-        """The patterns that can begin at a word beginning so (at most ``_longest`` chars), and
-        the anchors with other characters than word ones that may begin there."""
+    def _at_word(self, beginning: str) -> tuple[tuple[tuple[_Prefiltered, Callable], ...], tuple]:
+        """The patterns that can begin at a word beginning so (at most ``_longest`` chars),
+        each with the matcher of its terms that can, and the anchors with other characters
+        than word ones that may begin there."""
         folded = beginning.translate(_FOLDS_TO_ASCII)
-        found: dict[_Prefiltered, None] = {}
+        found: dict[_Prefiltered, set[str]] = {}
         for stop in range(1, len(folded) + 1):
             prefix = folded[:stop]
             if not prefix.isascii():
                 break  # no ASCII anchor can match past a character that is not one
-            for pattern in self._by_prefix.get(prefix.lower(), ()):
-                found[pattern] = None
-        for first, pattern in self._first_classes:
+            for pattern, term in self._by_prefix.get(prefix.lower(), ()):
+                found.setdefault(pattern, set()).add(term)
+        for first, pattern, term in self._first_classes:
             if first.match(beginning):
-                found[pattern] = None
+                found.setdefault(pattern, set()).add(term)
         spanning = self._spanning.get(folded.lower(), ()) if folded.isascii() else ()
-        return tuple(found), tuple(spanning)
+        return (tuple((pattern, pattern.matcher(frozenset(terms)))
+                      for pattern, terms in found.items()), tuple(spanning))
 
     def sentence(self, text: str) -> _Sentence:
         sentence = _Sentence(text)
-        anchored: dict[_Prefiltered, list[int]] = {}
+        anchored: dict[_Prefiltered, list[tuple[int, Callable]]] = {}
         word_starts: list[int] = []
         memo, longest = self._memo, self._longest
         if len(memo) > self._MEMO_LIMIT:
@@ -1023,21 +1031,37 @@ class _AnchorIndex:
             found = memo.get(beginning)
             if found is None:
                 found = memo[beginning] = self._at_word(beginning)
-            for pattern in found[0]:
+            for pattern, matcher in found[0]:
                 positions = anchored.get(pattern)
                 if positions is None:
-                    anchored[pattern] = [start]
+                    anchored[pattern] = [(start, matcher)]
                 else:
-                    positions.append(start)
-            for anchor, owners in found[1]:
-                if text[start:start + len(anchor)].translate(_FOLDS_TO_ASCII).lower() == anchor:
-                    for pattern in owners:
-                        positions = anchored.setdefault(pattern, [])
-                        if not positions or positions[-1] != start:
-                            positions.append(start)
+                    positions.append((start, matcher))
+            if found[1]:
+                self._spanning_at(text, start, found, anchored)
         sentence.anchored = anchored
         sentence.word_starts = word_starts
         return sentence
+
+    @staticmethod
+    def _spanning_at(text: str, start: int, found: tuple, anchored: dict) -> None:
+        terms: dict[_Prefiltered, set[str]] = {}
+        for anchor, owners in found[1]:
+            if text[start:start + len(anchor)].translate(_FOLDS_TO_ASCII).lower() == anchor:
+                for pattern, term in owners:
+                    terms.setdefault(pattern, set()).add(term)
+        for pattern, more in terms.items():
+            positions = anchored.setdefault(pattern, [])
+            if positions and positions[-1][0] == start:  # with the word's own terms
+                word_terms = next(set(t) for p, m in found[0] if p is pattern
+                                  for t in [_terms_of(p, m)])
+                positions[-1] = (start, pattern.matcher(frozenset(word_terms | more)))
+            else:
+                positions.append((start, pattern.matcher(frozenset(more))))
+
+
+def _terms_of(pattern: _Prefiltered, matcher: Callable) -> frozenset[str]:
+    return next(terms for terms, found in pattern._subsets.items() if found is matcher)
 
 
 def _alternation(regexes) -> re.Pattern:
@@ -1056,44 +1080,70 @@ class _Prefiltered:
     ``pattern.finditer``, found several times faster. With neither it is ``pattern.finditer``.
 
     In a sentence read by the reader (an ``_AnchorIndex`` sentence) the positions come from
-    the index instead: ``index_anchors`` (the anchors in lower case, cut before any character
-    that is not ASCII: a shorter beginning is still a beginning) and ``first_classes`` (the
-    possible first characters of the raw terms that begin at a word start); only the other raw
-    terms (``searched``: they begin with a literal, which ``re`` finds fast) are searched.
+    the index instead, each with the alternation of only the terms that can begin there (those
+    whose anchor begins the word, or whose first character it is), in the same order as in
+    ``pattern``, so that the same term wins. ``term_anchors``: each anchored term's anchors in
+    lower case, cut before any character that is not ASCII; ``first_classes``: the possible first
+    characters of the raw terms that begin at a word start; the other raw terms (``searched``)
+    are searched, and where they match the whole alternation is tried.
     """
 
-    __slots__ = ("pattern", "starts", "unanchored", "index_anchors", "first_classes",
-                 "searched")
+    __slots__ = ("pattern", "starts", "unanchored", "term_anchors", "first_classes",
+                 "searched", "_order", "_subsets")
 
     def __init__(self, pattern: re.Pattern, starts: re.Pattern | None,
-                 unanchored: re.Pattern | None, index_anchors: tuple[str, ...] = (),
-                 first_classes: tuple[re.Pattern, ...] = (), searched: re.Pattern | None = None):
+                 unanchored: re.Pattern | None,
+                 term_anchors: dict[str, frozenset[str]] | None = None,
+                 first_classes: dict[str, re.Pattern] | None = None,
+                 searched: tuple[re.Pattern, ...] = ()):
         self.pattern = pattern
         self.starts = starts
         self.unanchored = unanchored
-        self.index_anchors = index_anchors
-        self.first_classes = first_classes
+        self.term_anchors = term_anchors or {}
+        self.first_classes = first_classes or {}
         self.searched = searched
+        self._order = {regex: at for at, regex in enumerate(
+            sorted([*self.term_anchors, *self.first_classes], key=len, reverse=True))}
+        self._subsets: dict[frozenset[str], Callable] = {}
+
+    @property
+    def index_anchors(self) -> set[str]:
+        return {a for anchors in self.term_anchors.values() for a in anchors}
+
+    def matcher(self, terms: frozenset[str]) -> Callable:
+        """``match`` of the alternation of these terms alone, in the order of ``pattern``."""
+        found = self._subsets.get(terms)
+        if found is None:
+            ordered = sorted(terms, key=self._order.__getitem__)
+            found = (re.compile("|".join(f"(?:{r})" for r in ordered), re.IGNORECASE).match
+                     if len(terms) < len(self._order) else self.pattern.match)
+            self._subsets[terms] = found
+        return found
 
     def finditer(self, text: str) -> Iterator[re.Match]:
         anchored = getattr(text, "anchored", None)
         if anchored is not None:
             candidates = anchored.get(self, [])  # a sentence indexed by _AnchorIndex
-            if self.searched is not None:
-                candidates = sorted(set(candidates).union(_starts(self.searched, text)))
-        elif self.starts is None:
+            if self.searched:
+                whole = self.pattern.match
+                at = dict(candidates)
+                for regex in self.searched:
+                    at.update((start, whole) for start in _starts(regex, text))
+                candidates = sorted(at.items())
+            return self._matches_with(text, candidates) if candidates else iter(())
+        if self.starts is None:
             return self.pattern.finditer(text)
-        else:
-            candidates = _starts(self.starts, text)
-            if self.unanchored is not None:
-                candidates = sorted(set(candidates).union(_starts(self.unanchored, text)))
+        positions = _starts(self.starts, text)
+        if self.unanchored is not None:
+            positions = sorted(set(positions).union(_starts(self.unanchored, text)))
         # most patterns have no anchor in a given sentence: nothing to try
-        return self._matches_at(text, candidates) if candidates else iter(())
-
-    def _matches_at(self, text: str, candidates: list[int]) -> Iterator[re.Match]:
         match = self.pattern.match
+        return self._matches_with(text, [(p, match) for p in positions]) if positions else iter(())
+
+    @staticmethod
+    def _matches_with(text: str, candidates: list[tuple[int, Callable]]) -> Iterator[re.Match]:
         position = 0  # where the next match may begin (finditer's matches do not overlap)
-        for start in candidates:
+        for start, match in candidates:
             if start < position:
                 continue
             found = match(text, start)
