@@ -964,6 +964,7 @@ class _Sentence(str):
 
 # The only characters that Python's re.IGNORECASE matches to ASCII word characters, besides
 # ASCII itself (a test scans every code point): looked up as the letters they match.
+_NOTHING: tuple = ((), ())  # a word that begins no pattern
 _FOLDS_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
@@ -975,7 +976,7 @@ class _AnchorIndex:
     seen before costs one lookup. Most patterns have no anchor in a given sentence and are then
     not tried at all."""
 
-    _MEMO_LIMIT = 50_000  # distinct word beginnings remembered (cleared when full)
+    _MEMO_LIMIT = 50_000  # distinct words remembered (cleared when full)
 
     def __init__(self, patterns: list[_Prefiltered]):
         # anchors made of word characters only ("radiat", "l5") are looked up by the prefixes
@@ -1014,23 +1015,27 @@ class _AnchorIndex:
             if first.match(beginning):
                 found.setdefault(pattern, set()).add(term)
         spanning = self._spanning.get(folded.lower(), ()) if folded.isascii() else ()
+        if not found and not spanning:
+            return _NOTHING
         return (tuple((pattern, pattern.matcher(frozenset(terms)))
                       for pattern, terms in found.items()), tuple(spanning))
 
     def sentence(self, text: str) -> _Sentence:
         sentence = _Sentence(text)
         anchored: dict[_Prefiltered, list[tuple[int, Callable]]] = {}
-        word_starts: list[int] = []
-        memo, longest = self._memo, self._longest
+        # the words and their starts, each list made in one pass in C
+        words = _WORD.findall(text)
+        word_starts = [m.start() for m in _WORD.finditer(text)]
+        memo, longest, nothing = self._memo, self._longest, _NOTHING
         if len(memo) > self._MEMO_LIMIT:
             memo.clear()
-        for word in _WORD.finditer(text):
-            start = word.start()
-            word_starts.append(start)
-            beginning = word.group()[:longest]
-            found = memo.get(beginning)
+        get = memo.get
+        for start, word in zip(word_starts, words, strict=True):
+            found = get(word)
             if found is None:
-                found = memo[beginning] = self._at_word(beginning)
+                found = memo[word] = self._at_word(word[:longest]) or nothing
+            if found is nothing:
+                continue  # most words begin no pattern
             for pattern, matcher in found[0]:
                 positions = anchored.get(pattern)
                 if positions is None:
