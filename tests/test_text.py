@@ -475,3 +475,16 @@ def test_a_sentence_keeps_its_first_mentions_only(triggers):
     assert len(reading.mentions) == 10
     assert [m.start for m in reading.mentions] == sorted(m.start for m in reading.mentions)
     assert reading.mentions[0].start == len("right ")
+
+
+def test_the_medspacy_comparison_skips_cleanly_without_medspacy():
+    """benchmarks/bench_medspacy.py compares with medspaCy from a scratch venv; without it (the
+    project's own environment never has it) it says so and exits 0."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_medspacy.py"
+    result = subprocess.run([sys.executable, str(script), "--medspacy-python", sys.executable],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped" in result.stdout

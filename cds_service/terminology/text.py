@@ -587,7 +587,7 @@ class TextReader:
         for concept in self.concepts:
             if concept.pattern not in anchored and not concept.pattern.searched:
                 continue  # no word of the sentence can begin one of its terms
-            blocked = None
+            blocked, kept = None, 0
             for match in concept.pattern.finditer(sentence):
                 span = match.span()
                 if span[0] == span[1]:
@@ -596,10 +596,20 @@ class TextReader:
                     blocked = _Blockers(concept, sentence, words)
                 if not blocked(span):
                     found.append((span, concept))
+                    kept += 1
+                    if kept >= ctx.max_mentions:
+                        break  # a later one of this concept cannot be among the first kept
         if not found:
             return []
         found.sort(key=lambda item: item[0])
-        del found[ctx.max_mentions:]
+        if len(found) > ctx.max_mentions:
+            # past the cap only the context of the mentions kept is read: up to the widest
+            # window after the last of them
+            del found[ctx.max_mentions:]
+            margin = 1 + max(ctx.window, ctx.post_window, ctx.side_window, ctx.list_item_words)
+            limit = words.reach(found[-1][0][1], margin)
+            sentence = self._anchors_index.sentence(sentence[:limit])
+            words = _Words(sentence)
         scope = _Scope(self.context, sentence, words, found)
         section = ctx.sections[header[2]] if header is not None else None
         sides = {side: _SortedSpans(_spans(pattern, sentence))
