@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -986,7 +987,8 @@ class _AnchorIndex:
     seen before costs one lookup. Most patterns have no anchor in a given sentence and are then
     not tried at all."""
 
-    _MEMO_LIMIT = 50_000  # distinct words remembered (cleared when full)
+    _MEMO_LIMIT = 50_000  # distinct words remembered (forgotten when full ...)
+    _MEMO_SECONDS = 300  # ... and every 5 minutes
 
     def __init__(self, patterns: list[_Prefiltered]):
         # anchors made of word characters only ("radiat", "l5") are looked up by the prefixes
@@ -1008,6 +1010,7 @@ class _AnchorIndex:
             self._spanning.setdefault(leading, []).append((anchor, owners))
         self._longest = max(1, max(map(len, [*self._by_prefix, *self._spanning]), default=0))
         self._memo: dict[str, tuple[tuple[tuple[_Prefiltered, Callable], ...], tuple]] = {}
+        self._memo_since = time.monotonic()
 
     def _at_word(self, beginning: str) -> tuple[tuple[tuple[_Prefiltered, Callable], ...], tuple]:
         """The patterns that can begin at a word beginning so (at most ``_longest`` chars),
@@ -1036,9 +1039,11 @@ class _AnchorIndex:
         # the words and their starts, each list made in one pass in C
         words = _WORD.findall(text)
         word_starts = [m.start() for m in _WORD.finditer(text)]
+        now = time.monotonic()
+        if len(self._memo) > self._MEMO_LIMIT or now - self._memo_since > self._MEMO_SECONDS:
+            # words come from notes: like the notes' readings, kept a few minutes at most
+            self._memo, self._memo_since = {}, now
         memo, longest, nothing = self._memo, self._longest, _NOTHING
-        if len(memo) > self._MEMO_LIMIT:
-            memo.clear()
         get = memo.get
         for start, word in zip(word_starts, words, strict=True):
             found = get(word)
