@@ -229,6 +229,7 @@ class FhirProxy:
     def __init__(self, upstream: FhirTestServer):
         self.upstream = upstream
         self.drip: float | None = None  # seconds between two bytes
+        self.drip_head = False  # drip the status line and headers too, not only the body
         self.transform = None  # (relative url, JSON body) -> JSON body
         self.paths: list[str] = []
         self.drips: list[list[float | None]] = []  # [started, stopped]
@@ -248,11 +249,18 @@ class FhirProxy:
                 if proxy.transform is not None:
                     text = json.dumps(proxy.transform(relative, json.loads(text)))
                 data = text.encode()
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if proxy.drip is None:
+                drip = proxy.drip  # read once: a reset between two bytes must not stop us
+                if drip is not None and proxy.drip_head:
+                    head = (f"HTTP/1.1 {answer.status_code} OK\r\n"
+                            "Content-Type: application/fhir+json\r\n"
+                            f"Content-Length: {len(data)}\r\nX-Padding: {'x' * 200}\r\n\r\n")
+                    data = head.encode() + data
+                else:
+                    self.send_response(answer.status_code)
+                    self.send_header("Content-Type", "application/fhir+json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                if drip is None:
                     self.wfile.write(data)
                     return
                 times: list[float | None] = [time.monotonic(), None]
@@ -261,7 +269,7 @@ class FhirProxy:
                     for index in range(len(data)):
                         self.wfile.write(data[index:index + 1])
                         self.wfile.flush()
-                        time.sleep(proxy.drip)
+                        time.sleep(drip)
                 except OSError:
                     pass  # the client went away
                 times[1] = time.monotonic()
@@ -276,6 +284,7 @@ class FhirProxy:
 
     def reset(self) -> None:
         self.drip = self.transform = None
+        self.drip_head = False
         self.paths.clear()
         self.drips.clear()
 
@@ -608,6 +617,22 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(service, misbehaving):
     assert misbehaving.drips, "the proxy should have answered"
     assert all(stopped is not None for _, stopped in misbehaving.drips), (
         "a fetch went on reading after the deadline")
+    assert max(stopped - begun for begun, stopped in misbehaving.drips) < 4 + 1 + 0.5
+
+
+def test_a_server_dripping_its_headers_is_cut_off_at_the_deadline(service, misbehaving):
+    """The status line and headers too: every byte read is bounded by the call's deadline."""
+    misbehaving.drip = 0.2
+    misbehaving.drip_head = True
+    started = time.monotonic()
+    response = call(service, hook_body(misbehaving.base, ("patient", "encounter"),
+                                       token=unique_token()))
+    assert response.status_code == 412, response.text
+    assert time.monotonic() - started < 4 + 1, "the call waited for the headers"
+    time.sleep(max(0.0, 4 + 1 + 0.5 - (time.monotonic() - started)))  # and a last drip
+    assert misbehaving.drips, "the proxy should have answered"
+    assert all(stopped is not None for _, stopped in misbehaving.drips), (
+        "a fetch went on reading headers after the deadline")
     assert max(stopped - begun for begun, stopped in misbehaving.drips) < 4 + 1 + 0.5
 
 

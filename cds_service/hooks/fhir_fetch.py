@@ -10,12 +10,14 @@ http(s), never following redirects, and never sending the token to any URL outsi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import orjson
 import requests
 import urllib3
+import urllib3.connection
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
 
@@ -314,14 +317,20 @@ class FhirFetcher:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+        # a server that drips its status line or headers is not stopped by a read timeout
+        # (each byte arrives in time): at the deadline the watchdog shuts the socket down
+        watchdog = _Watchdog(remaining)
         try:
-            response = session.get(url, headers=headers, timeout=timeout, stream=True,
-                                   allow_redirects=False)
+            with watchdog:
+                response = session.get(url, headers=headers, timeout=timeout, stream=True,
+                                       allow_redirects=False)
         except requests.ConnectTimeout:
             raise _Failure("unreachable", "the FHIR server could not be reached in time") from None
         except requests.ReadTimeout:
             raise _Failure(*_TIMEOUT) from None
         except requests.ConnectionError:
+            if watchdog.fired:
+                raise _Failure(*_TIMEOUT) from None
             raise _Failure("unreachable", "the FHIR server could not be reached") from None
         except requests.RequestException:
             raise _Failure("error", "the request to the FHIR server failed") from None
@@ -347,8 +356,8 @@ class FhirFetcher:
             if self._pid != os.getpid() or self._session is None:
                 session = requests.Session()
                 session.trust_env = False  # no proxies or .netrc credentials from the env
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.max_workers,
-                                      max_retries=0)
+                adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=self.max_workers,
+                                           max_retries=0)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 self._session = session
@@ -378,6 +387,74 @@ class FhirFetcher:
             if self._session is not None and self._pid == os.getpid():
                 self._session.close()
             self._session = self._pid = None
+
+
+_reading = threading.local()  # the socket this thread is reading a response head from
+
+
+class _DeadlineConnection(urllib3.connection.HTTPConnection):
+    """Tells the watchdog of this thread which socket the response head is read from."""
+
+    def getresponse(self, *args, **kwargs):
+        watchdog = getattr(_reading, "watchdog", None)
+        if watchdog is not None:
+            watchdog.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _DeadlineHttpsConnection(_DeadlineConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _Watchdog:
+    """Shuts the socket of the response being read down when the call's deadline passes, so a
+    server dripping its status line and headers cannot hold the fetch thread past it."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._sock = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def watch(self, sock) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.fired:
+                self._shut()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Watchdog:
+        _reading.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # the head is read (or the request failed): the body has its own bound (_read_bounded)
+        self._timer.cancel()
+        _reading.watchdog = None
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """Pools whose connections report the socket a response head is read from."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        for scheme, connection in (("http", _DeadlineConnection),
+                                   ("https", _DeadlineHttpsConnection)):
+            base = self.poolmanager.pool_classes_by_scheme[scheme]
+            self.poolmanager.pool_classes_by_scheme = {
+                **self.poolmanager.pool_classes_by_scheme,
+                scheme: type(f"Deadline{base.__name__}", (base,), {"ConnectionCls": connection})}
 
 
 def _check_status(status: int) -> None:
