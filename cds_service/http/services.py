@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g
 
 from ..errors import CdsError
-from ..feedback import parse_feedback
+from ..feedback import FeedbackLimits, parse_feedback
 from ..hooks import SERVICES
 from .errors import json_response, read_json_body
 
@@ -27,7 +27,9 @@ def call_service(service_id: str) -> Response:
     g.cards = result.response["cards"]
     state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
                                       hook_instance=g.hook_instance,
-                                      patient_id=result.request.patient_id)
+                                      patient_id=result.request.patient_id,
+                                      client_issuer=g.get("client_issuer"),
+                                      client_tenant=g.get("client_tenant"))
     return json_response(result.response)
 
 
@@ -36,7 +38,14 @@ def feedback(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
     g.service_id = service_id
-    items = parse_feedback(read_json_body())
-    stored = current_app.extensions["cds"].feedback_store.record_feedback(service_id, items)
+    state = current_app.extensions["cds"]
+    settings = state.settings
+    limits = FeedbackLimits(settings.feedback_max_items, settings.feedback_max_string_chars,
+                            settings.feedback_max_comment_chars)
+    items = parse_feedback(read_json_body(), limits)
+    # a card is answered for only by the client (issuer, tenant) it was issued to
+    stored = state.feedback_store.record_feedback(
+        service_id, items, client_issuer=g.get("client_issuer"),
+        client_tenant=g.get("client_tenant"))
     g.feedback_outcomes = [item.outcome for item in items]  # for the metrics
     return json_response({"received": len(items), "stored": stored})

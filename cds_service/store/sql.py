@@ -39,7 +39,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..errors import CdsError, bad_request
-from ..feedback import FeedbackItem
+from ..feedback import FeedbackItem, parse_instant
 from . import schema
 from .sqlite_hot import SqliteHotPath
 
@@ -155,10 +155,7 @@ def head_revision() -> str | None:
 
 
 def _parse_instant(value: str) -> datetime:
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if instant.tzinfo is None:  # the spec asks for an instant; read a bare time as UTC
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    return parse_instant(value)  # the spec asks for an instant; a bare time is read as UTC
 
 
 def dedup_key(item: FeedbackItem) -> str:
@@ -339,8 +336,10 @@ class SqlFeedbackStore:
 
     # -- the store's interface ------------------------------------------------------------
     def record_cards(self, service_id: str, cards: list[dict], *, hook: str,
-                     hook_instance: str, patient_id: str | None) -> None:
-        """Remember every card returned by one hook call, in one transaction."""
+                     hook_instance: str, patient_id: str | None,
+                     client_issuer: str | None = None, client_tenant: str | None = None) -> None:
+        """Remember every card returned by one hook call, in one transaction, with the client
+        (verified issuer and tenant; None without client authentication) it was issued to."""
         if not cards:
             return
         self._ensure_prepared_or_503()
@@ -352,7 +351,8 @@ class SqlFeedbackStore:
                 "card_uuid": card["uuid"], "service_id": service_id, "hook": hook,
                 "hook_instance": hook_instance, "rule_id": card["source"]["topic"]["code"],
                 "indicator": card["indicator"], "patient_hash": patient_hash,
-                "issued_at": issued_at,
+                "issued_at": issued_at, "client_issuer": client_issuer,
+                "client_tenant": client_tenant,
             })
             suggestion_rows.extend(
                 {"card_uuid": card["uuid"], "suggestion_uuid": s["uuid"]}
@@ -381,26 +381,33 @@ class SqlFeedbackStore:
         self._ensure_prepared_or_503()
         return self._per_call_writes().remember_token(token_key, expires_at, datetime.now(UTC))
 
-    def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
-        """Store every item or none (400 naming the first bad one); return how many were new."""
+    def record_feedback(self, service_id: str, items: list[FeedbackItem], *,
+                        client_issuer: str | None = None,
+                        client_tenant: str | None = None) -> int:
+        """Store every item or none (400 naming the first bad one); return how many were new.
+        A card issued to another client (issuer and tenant) than the caller is refused as a
+        card this service never issued: whether it exists is not told."""
         received_at = datetime.now(UTC)
         rows = [self._feedback_row(service_id, item, received_at) for item in items]
         card_ids = sorted({item.card_uuid for item in items})
         with self.transaction() as connection:
-            owners: dict[str, str] = {}
+            owners: dict[str, tuple[str, str | None, str | None]] = {}
             suggestions: dict[str, set[str]] = defaultdict(set)
+            caller = (service_id, client_issuer, client_tenant)
+            cards = schema.cards.c
             for chunk in _chunks(card_ids):
-                for card_uuid, owner in connection.execute(
-                        select(schema.cards.c.card_uuid, schema.cards.c.service_id)
-                        .where(schema.cards.c.card_uuid.in_(chunk))).tuples():
-                    owners[card_uuid] = owner
+                for card_uuid, *owner in connection.execute(
+                        select(cards.card_uuid, cards.service_id, cards.client_issuer,
+                               cards.client_tenant)
+                        .where(cards.card_uuid.in_(chunk))).tuples():
+                    owners[card_uuid] = tuple(owner)
                 for card_uuid, suggestion in connection.execute(
                         select(schema.card_suggestions.c.card_uuid,
                                schema.card_suggestions.c.suggestion_uuid)
                         .where(schema.card_suggestions.c.card_uuid.in_(chunk))).tuples():
                     suggestions[card_uuid].add(suggestion)
             for index, item in enumerate(items):
-                if owners.get(item.card_uuid) != service_id:
+                if owners.get(item.card_uuid) != caller:
                     raise bad_request(f"feedback[{index}].card is not a card this service issued.",
                                       f"feedback[{index}].card")
                 if set(item.accepted_suggestions) - suggestions[item.card_uuid]:
