@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, current_app, g
 
+from ..deadline import budget, enter_stage
 from ..errors import CdsError
 from ..feedback import FeedbackLimits, parse_feedback
 from ..hooks import SERVICES
@@ -17,19 +20,23 @@ def call_service(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
     g.service_id = service_id
-    body = read_json_body()
     state = current_app.extensions["cds"]
-    result = state.pipeline.evaluate(service_id, body)
-    # read by the request log and the metrics: ids only, never patient data
-    g.hook = result.request.service.hook
-    g.hook_instance = result.request.hook_instance
-    g.rule_ids = result.rule_ids
-    g.cards = result.response["cards"]
-    state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
-                                      hook_instance=g.hook_instance,
-                                      patient_id=result.request.patient_id,
-                                      client_issuer=g.get("client_issuer"),
-                                      client_tenant=g.get("client_tenant"))
+    # the budget counts from the request's start (client authentication included)
+    with budget(state.settings.request_budget_seconds,
+                g.get("request_started") or time.perf_counter()):
+        body = read_json_body()
+        result = state.pipeline.evaluate(service_id, body)
+        # read by the request log and the metrics: ids only, never patient data
+        g.hook = result.request.service.hook
+        g.hook_instance = result.request.hook_instance
+        g.rule_ids = result.rule_ids
+        g.cards = result.response["cards"]
+        enter_stage("store")  # the last check: past it, the cards are stored and answered
+        state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
+                                          hook_instance=g.hook_instance,
+                                          patient_id=result.request.patient_id,
+                                          client_issuer=g.get("client_issuer"),
+                                          client_tenant=g.get("client_tenant"))
     return json_response(result.response)
 
 
