@@ -554,12 +554,12 @@ def _many_diagnoses(count: int) -> dict:
 def test_a_hook_call_past_its_budget_is_503_naming_the_stage_and_stores_nothing():
     import sqlite3
 
-    from cds_service.deadline import STAGES
-
     server = LiveServer(workers=1, env={"CDS_REQUEST_BUDGET_SECONDS": "0.05"})
     try:
         response = post(server, _many_diagnoses(2000))
         body = outcome(response, 503, "time budget")
+        from cds_service.deadline import STAGES
+
         assert body["issue"][0]["code"] == "transient"
         lines = [json.loads(line) for line in server.log_text().splitlines()
                  if '"budget_exceeded"' in line]
@@ -639,9 +639,12 @@ def test_a_worker_timeout_does_not_log_the_request_uri():
         body = discharge()
         body["fhirServer"] = fhir.base
         body["prefetch"] = {}
-        with pytest.raises(requests.ConnectionError):  # the worker is killed mid-request
-            requests.post(f"{server.url}/cds-services/{DISCHARGE}?patient={query}",
-                          json=body, timeout=30)
+        try:  # the worker is killed mid-request: the connection drops (or a bare 500)
+            answer = requests.post(f"{server.url}/cds-services/{DISCHARGE}?patient={query}",
+                                   json=body, timeout=30)
+            assert answer.status_code == 500, answer.status_code
+        except requests.ConnectionError:
+            pass
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "WORKER TIMEOUT" not in server.log_text():
             time.sleep(0.2)
