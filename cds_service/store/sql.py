@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -55,6 +56,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = int.from_bytes(b"cdsfeedb", "big") & 0x7FFF_FFFF_FFFF_FFFF
 _IN_CHUNK = 500  # ids per IN (...) list
 _MIN_KEY_CHARS = 32
+TOKEN_SWEEP_SECONDS = 60.0
 
 
 class StoreError(Exception):
@@ -205,6 +207,7 @@ class SqlFeedbackStore:
         self._lock = threading.RLock()
         self._prepared = False
         self._hot_path: SqliteHotPath | PostgresHotPath | None = None
+        self._last_sweep: float | None = None
         _STORES.add(self)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -377,9 +380,17 @@ class SqlFeedbackStore:
 
     def remember_token(self, token_key: str, expires_at: datetime) -> bool:
         """Record a client token's key until it expires; False if it was recorded already (a
-        replay, whichever worker or replica saw it first). Expired keys are swept here."""
+        replay, whichever worker or replica saw it first). Expired keys are swept here, at most
+        once every TOKEN_SWEEP_SECONDS per process (a statement less on most calls); an expired
+        key not swept yet counts as absent."""
         self._ensure_prepared_or_503()
-        return self._per_call_writes().remember_token(token_key, expires_at, datetime.now(UTC))
+        clock = time.monotonic()
+        sweep = self._last_sweep is None or clock - self._last_sweep >= TOKEN_SWEEP_SECONDS
+        remembered = self._per_call_writes().remember_token(token_key, expires_at,
+                                                            datetime.now(UTC), sweep)
+        if sweep:
+            self._last_sweep = clock
+        return remembered
 
     def record_feedback(self, service_id: str, items: list[FeedbackItem], *,
                         client_issuer: str | None = None,
