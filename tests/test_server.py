@@ -113,3 +113,16 @@ def test_command_line_values_are_checked_like_the_others(tmp_path):
     assert "--port must be at least 1, got 0" in result.stderr
     # the command line wins over the environment: the bad CDS_WORKERS is not used
     assert "CDS_WORKERS" not in result.stderr
+
+
+def test_a_time_budget_near_the_worker_timeout_stops_serve(tmp_path):
+    """A call past its budget must be answered before its worker is restarted."""
+    result = subprocess.run(
+        [*cds_command(), "serve", "--port", "8080"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDS_WORKER_TIMEOUT": "10",
+             "CDS_REQUEST_BUDGET_SECONDS": "9"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "CDS_REQUEST_BUDGET_SECONDS (9) must stay well below CDS_WORKER_TIMEOUT (10)" \
+        in result.stderr
