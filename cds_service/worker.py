@@ -35,6 +35,8 @@ _RECV_BYTES = 256 * 1024
 _TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                      b"Content-Length: 0\r\n\r\n")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LINGER_SECONDS = 2.0  # gunicorn's own graceful close: at most 2 s and 64 KiB
+LINGER_BYTES = 64 * 1024
 _EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 _HEADER = re.compile(rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
 
@@ -73,6 +75,7 @@ class BufferingWorker(ThreadWorker):
         else:
             self.max_head_bytes = 1024 * 1024
         self.reading: dict[int, _Reading] = {}
+        self.lingering: dict[int, _Reading] = {}  # closing: the client's last bytes dropped
         self.running_since: dict[int, float] = {}  # id(conn) -> when its thread took it
 
     # -- connections whose request is arriving ----------------------------------------------
@@ -203,6 +206,8 @@ class BufferingWorker(ThreadWorker):
     def murder_pending(self):
         super().murder_pending()
         now = time.monotonic()
+        for lingering in [r for r in self.lingering.values() if r.deadline <= now]:
+            self._stop_lingering(lingering)
         for reading in [r for r in self.reading.values() if r.deadline <= now]:
             self._stop_reading(reading)
             if reading.data:
@@ -235,7 +240,9 @@ class BufferingWorker(ThreadWorker):
             self.running_since.pop(id(conn), None)
 
     def finish_request(self, conn, fs):
-        """As gthread's, except that read-ahead of the next request goes back to the loop."""
+        """As gthread's, except that read-ahead of the next request goes back to the loop, and
+        that a connection to close lingers in the loop (gthread's graceful close waits up to
+        2 s for the client inside the loop: a client trickling bytes would stall it)."""
         try:
             result = fs.result() if not fs.cancelled() else False
             if result and self.alive and conn.parser is not None and not conn.is_http2:
@@ -244,10 +251,45 @@ class BufferingWorker(ThreadWorker):
                     self._start_reading(conn, leftover)
                     return
         except Exception:
-            self.nr_conns -= 1
-            conn.close()
+            self._close(conn)
+            return
+        if not result:
+            self._linger(conn)
             return
         super().finish_request(conn, fs)
+
+    def _linger(self, conn: TConn) -> None:
+        """Close after the response (RFC 9112 section 9.6): send FIN, then read and drop what
+        the client still sends until it closes, LINGER_BYTES or LINGER_SECONDS, so that
+        unread bytes do not make the kernel reset the connection before the response is read.
+        """
+        try:
+            conn.sock.setblocking(False)
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        lingering = _Reading(conn, time.monotonic() + LINGER_SECONDS)
+        self.lingering[id(conn)] = lingering
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self._on_linger_readable, lingering))
+
+    def _on_linger_readable(self, lingering: _Reading, _sock) -> None:
+        try:
+            data = lingering.conn.sock.recv(_RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        lingering.complete_at = (lingering.complete_at or 0) + len(data)  # bytes dropped
+        if not data or lingering.complete_at >= LINGER_BYTES:
+            self._stop_lingering(lingering)
+
+    def _stop_lingering(self, lingering: _Reading) -> None:
+        self.lingering.pop(id(lingering.conn), None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(lingering.conn.sock)
+        self._close(lingering.conn)
 
     def notify(self):
         """Tell the arbiter this worker is alive, unless a request has run past the worker

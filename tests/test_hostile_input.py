@@ -509,6 +509,36 @@ def test_slow_clients_do_not_starve_health_checks_or_hook_calls(two_worker_serve
     assert answered == [(200, 200)] * 6
 
 
+def test_clients_trickling_bytes_after_their_last_request_do_not_stall_the_worker(server):
+    """A connection closed after its response lingers for the client's last bytes: in the
+    worker's loop, not blocking it (gunicorn's own graceful close waits up to 2 s there)."""
+
+    def trickle() -> None:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                until = time.monotonic() + 2.5
+                while time.monotonic() < until:
+                    try:
+                        sock.send(b"x")
+                    except OSError:
+                        break
+                    time.sleep(0.05)
+
+    clients = [threading.Thread(target=trickle) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            # the timeout is the check: each lingering close held the loop 2 s or more before
+            assert requests.get(f"{server.url}/healthz", timeout=1.5).status_code == 200
+            time.sleep(0.1)
+    finally:
+        for client in clients:
+            client.join()
+
+
 def test_a_client_that_does_not_finish_its_request_in_time_gets_408(two_worker_server):
     server = two_worker_server
     with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
