@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,40 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) 
 #: Third-party loggers kept at WARNING whatever the level: urllib3 logs every URL it requests at
 #: DEBUG, and a FHIR search URL holds the patient's id.
 QUIET_LOGGERS = ("urllib3", "requests", "charset_normalizer", "PIL", "asyncio")
+
+
+# gunicorn's own messages that carry what a client sent: the raw URI (on an error, and when a
+# worker timeout aborts a request), a header line or request line its parser refused, the bytes
+# read before a client went away. Each is written as its fixed words only.
+_GUNICORN_REQUEST_TEMPLATES = {
+    "Error handling request %s %s": "Error handling request",
+    "Error handling request %s": "Error handling request",
+    "Ignored premature client disconnection. %s": "Ignored premature client disconnection",
+    "Closing connection. %s": "Closing connection",
+}
+_INVALID_REQUEST = re.compile(r"Invalid request from ip=([0-9A-Fa-f:.\[\]]*): ([A-Za-z ]{1,60})")
+
+
+class GunicornRequestFilter(logging.Filter):
+    """Takes the request's own text out of gunicorn's log records (see above): an invalid
+    request keeps the client's address and the kind of problem ("Invalid HTTP Header"), never
+    the offending line; an error keeps no URI."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("gunicorn"):
+            return True
+        template = record.msg if isinstance(record.msg, str) else ""
+        fixed = _GUNICORN_REQUEST_TEMPLATES.get(template)
+        if fixed is not None:
+            record.msg, record.args = fixed, ()
+        elif template.startswith("Invalid request from ip="):
+            match = _INVALID_REQUEST.match(template)
+            kind = match.group(2).strip() if match else "malformed request"
+            record.msg = "Invalid request refused by the HTTP parser"
+            record.args = ()
+            record.client_ip = match.group(1) if match else None
+            record.problem = kind
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,8 +97,10 @@ def logging_config(level: str = "info") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "filters": {"gunicorn_request": {"()": f"{__name__}.GunicornRequestFilter"}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                                "stream": "ext://sys.stderr"}},
+                                "stream": "ext://sys.stderr",
+                                "filters": ["gunicorn_request"]}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},

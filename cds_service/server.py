@@ -5,9 +5,13 @@ setting or a malformed knowledge file stops ``serve`` with a message instead of 
 loop, and so that the parsed code sets are shared by the forked workers (copy-on-write).
 
 On SIGTERM gunicorn stops accepting connections and gives the requests in flight
-``graceful_timeout`` seconds to finish before the workers are killed. Metrics are kept in
-``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory unless the operator names one), so
-that ``GET /metrics`` on any worker reports the sum over all of them.
+``graceful_timeout`` seconds to finish before the workers are killed.
+
+Each worker is ``cds_service.worker.BufferingWorker``: it reads every request whole in its event
+loop before a thread runs it, so that slow clients cost a socket, not a worker (see there).
+
+Metrics are kept in ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory unless the
+operator names one), so that ``GET /metrics`` on any worker reports the sum over all of them.
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from gunicorn.app.base import BaseApplication
 
 from . import logs, metrics
 from .settings import Settings
+from .worker import ReadLimits
 
 # gunicorn settings that older releases lack
 _OPTIONAL = frozenset({"control_socket_disable"})
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict, app: Flask):
+    def __init__(self, options: dict, app: Flask, read_limits: ReadLimits | None = None):
         self.options = options
         self.application = app
+        self.read_limits = read_limits  # read by the workers (cds_service/worker.py)
         super().__init__()
 
     def load_config(self) -> None:
@@ -68,7 +74,8 @@ def gunicorn_options(settings: Settings) -> dict:
     return {
         "bind": f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}",
         "workers": settings.workers,
-        # more than one thread makes gunicorn use its threaded worker (gthread)
+        # requests read whole in the worker's loop, then run by one of its threads
+        "worker_class": "cds_service.worker.BufferingWorker",
         "threads": settings.threads,
         "preload_app": True,
         "timeout": settings.worker_timeout,
@@ -123,5 +130,6 @@ def run(host: str | None = None, port: int | None = None, workers: int | None = 
 
     options = gunicorn_options(settings)
     options.update(child_exit=child_exit, on_exit=on_exit)
-    _Gunicorn({k: v for k, v in options.items() if v is not None}, app).run()
+    read_limits = ReadLimits(settings.client_read_timeout, settings.max_body_bytes)
+    _Gunicorn({k: v for k, v in options.items() if v is not None}, app, read_limits).run()
     return 0

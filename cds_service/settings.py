@@ -252,6 +252,12 @@ class Settings:
                                     "Seconds in-flight requests get to finish after SIGTERM")
     keepalive: int = setting("CDS_KEEPALIVE", 5, integer(0, 3600),
                              "Seconds an idle keep-alive connection is kept open")
+    client_read_timeout: float = setting(
+        "CDS_CLIENT_READ_TIMEOUT", 15.0, number(0.5, 600),
+        "Seconds a client may take to send one request, headers and body (then 408)")
+    request_budget_seconds: float = setting(
+        "CDS_REQUEST_BUDGET_SECONDS", 10.0, number(0, 3600),
+        "Seconds of work one hook call may take, below CDS_WORKER_TIMEOUT (then 503; 0: none)")
     log_level: str = setting("CDS_LOG_LEVEL", "info",
                              choice("debug", "info", "warning", "error", "critical"), "Log level")
     # HTTP
@@ -259,7 +265,15 @@ class Settings:
                                   "Largest request body accepted (413 above)")
     cors_origins: tuple[str, ...] = setting("CDS_CORS_ORIGINS", ("*",), string_list,
                                             "Origins allowed by CORS (comma-separated)")
-    # Feedback
+    # Feedback (cds_service/feedback.py): every call within these, else 400 or 413
+    feedback_max_items: int = setting("CDS_FEEDBACK_MAX_ITEMS", 100, integer(1, 10_000),
+                                      "Feedback items (and accepted suggestions) in one call")
+    feedback_max_string_chars: int = setting(
+        "CDS_FEEDBACK_MAX_STRING_CHARS", 256, integer(36, 65_536),
+        "Longest suggestion id, override reason code or system in feedback")
+    feedback_max_comment_chars: int = setting(
+        "CDS_FEEDBACK_MAX_COMMENT_CHARS", 4000, integer(1, 1_000_000),
+        "Longest override comment (userComment) in feedback")
     # Feedback store (cds_service/store): SQLite in CDS_DATA_DIR unless DATABASE_URL is set
     database_url: str | None = setting(
         "DATABASE_URL", None, database_url,
@@ -384,7 +398,14 @@ class Settings:
             sources[name] = source
         if problems:
             raise SettingsError(problems)
-        return cls(**values), sources
+        settings = cls(**values)
+        budget, timeout = settings.request_budget_seconds, settings.worker_timeout
+        if budget and budget > timeout * 0.8:
+            raise SettingsError([
+                f"CDS_REQUEST_BUDGET_SECONDS ({budget:g}) must stay well below "
+                f"CDS_WORKER_TIMEOUT ({timeout}): at most {timeout * 0.8:g} seconds, so that a "
+                "call past its budget is answered before its worker is restarted"])
+        return settings, sources
 
     # -- showing --------------------------------------------------------------------------------
     def describe(self, sources: Mapping[str, str] | None = None) -> list[dict[str, Any]]:

@@ -94,7 +94,7 @@ def feedback_rows(database) -> int:
 
 def test_upgrade_from_an_empty_database_creates_the_schema(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert store.prepare() == head_revision() == "0002"
+    assert store.prepare() == head_revision() == "0003"
     tables = {"cds_cards", "cds_card_suggestions", "cds_feedback", "cds_seen_tokens",
               "cds_alembic_version"}
     if database.backend == "sqlite":
@@ -105,13 +105,13 @@ def test_upgrade_from_an_empty_database_creates_the_schema(database):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
             "current_schema()")}
     assert tables <= names
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0002",)]
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0003",)]
     # a second start-up finds nothing to do and keeps the data
     card = make_card()
     issue(store, card)
     store.close()
     again = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert again.prepare() == "0002"
+    assert again.prepare() == "0003"
     assert database.scalar("SELECT count(*) FROM cds_cards") == 1
     again.close()
 
@@ -129,15 +129,15 @@ def test_processes_starting_together_migrate_once(database, tmp_path):
     results = [p.communicate(timeout=120) + (p.returncode,) for p in processes]
     for out, err, code in results:
         assert code == 0, err
-        assert out.strip() == "0002"
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0002",)]
+        assert out.strip() == "0003"
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0003",)]
 
 
 def test_migrations_lock_is_released_after_an_upgrade(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
     store.prepare()
     engine = store._get_engine()
-    assert run_migrations(engine) == "0002"  # would block (SQLite) or deadlock if still held
+    assert run_migrations(engine) == "0003"  # would block (SQLite) or deadlock if still held
     store.close()
 
 

@@ -3,15 +3,21 @@ never a 500, and the server keeps answering (the same worker, no restart).
 
 Deeply nested JSON, huge arrays, wrong types at every level of the envelope, bytes that are not
 UTF-8, duplicate keys, a 50 MB body (refused as it streams in, never buffered), resources of
-unexpected types in prefetch, and references to nowhere.
+unexpected types in prefetch, and references to nowhere. Slow clients (dripping headers or
+bodies), a hook call past its time budget, and gunicorn's own log lines on a malformed header
+and on a worker timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
 import socket
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -446,3 +452,235 @@ def test_after_all_of_it_the_server_still_answers(server):
     errors = [line for line in server.log_text().splitlines()
               if '"level":"error"' in line or '"level":"critical"' in line]
     assert errors == []
+
+
+# -- slow clients: dripping headers or bodies hold no worker ----------------------------------
+
+SLOW_CLIENTS = 16
+
+
+def _drip_connections(port: int, kind: str) -> list[socket.socket]:
+    """SLOW_CLIENTS connections that have begun a request and will send the rest slowly."""
+    connections = []
+    for _ in range(SLOW_CLIENTS):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if kind == "headers":
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        else:
+            sock.sendall(f"POST /cds-services/{DISCHARGE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+                         .encode())
+        connections.append(sock)
+    return connections
+
+
+def _drip(connections: list[socket.socket], kind: str) -> None:
+    for sock in connections:
+        # the server may close a connection that takes too long: it may
+        with contextlib.suppress(OSError):
+            sock.sendall(b"X-Slow: 1\r\n" if kind == "headers" else b" ")
+
+
+@pytest.fixture(scope="module")
+def two_worker_server():
+    """The default deployment's shape (two workers, one thread each), read timeout 4 s."""
+    live = LiveServer(workers=2, env={"CDS_CLIENT_READ_TIMEOUT": "4"})
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("kind", ["headers", "body"])
+def test_slow_clients_do_not_starve_health_checks_or_hook_calls(two_worker_server, kind):
+    server = two_worker_server
+    connections = _drip_connections(server.port, kind)
+    answered = []
+    try:
+        for _ in range(6):  # 6 rounds, about 3 s: longer than any probe should take
+            _drip(connections, kind)
+            # the probe's timeout is the check: before, every probe waited for the worker
+            # timeout (30 s); the figures (well under a second) are in docs/limits.md
+            health = requests.get(f"{server.url}/healthz", timeout=5)
+            hook = post(server, discharge()) if len(answered) % 2 == 0 else None
+            answered.append((health.status_code, hook.status_code if hook else 200))
+            time.sleep(0.3)
+    finally:
+        for sock in connections:
+            sock.close()
+    assert answered == [(200, 200)] * 6
+
+
+def test_clients_trickling_bytes_after_their_last_request_do_not_stall_the_worker(server):
+    """A connection closed after its response lingers for the client's last bytes: in the
+    worker's loop, not blocking it (gunicorn's own graceful close waits up to 2 s there)."""
+
+    def trickle() -> None:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                until = time.monotonic() + 2.5
+                while time.monotonic() < until:
+                    try:
+                        sock.send(b"x")
+                    except OSError:
+                        break
+                    time.sleep(0.05)
+
+    clients = [threading.Thread(target=trickle) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            # the timeout is the check: each lingering close held the loop 2 s or more before
+            assert requests.get(f"{server.url}/healthz", timeout=1.5).status_code == 200
+            time.sleep(0.1)
+    finally:
+        for client in clients:
+            client.join()
+
+
+def test_a_client_that_does_not_finish_its_request_in_time_gets_408(two_worker_server):
+    server = two_worker_server
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for _ in range(6):  # 3 s of header lines, the read timeout being 4 s
+            sock.sendall(b"X-Slow: 1\r\n")
+            time.sleep(0.5)
+        answer = b""
+        while chunk := sock.recv(4096):  # then silence, until the server gives up
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+
+def test_a_body_after_100_continue_and_a_chunked_body_are_read_whole(two_worker_server):
+    server = two_worker_server
+    data = json.dumps(discharge()).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"POST /cds-services/{DISCHARGE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                     "Expect: 100-continue\r\n\r\n".encode())
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(data)
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    chunks = [data[i:i + 1000] for i in range(0, len(data), 1000)]
+    assert post_raw(server, iter(chunks)).status_code == 200  # chunked, pieces of 1,000 bytes
+
+
+# -- the time budget of a hook call ---------------------------------------------------------
+
+
+def _many_diagnoses(count: int) -> dict:
+    body = discharge()
+    entries = body["prefetch"]["conditions"]["entry"]
+    template = entries[0]["resource"]
+    for number in range(count):
+        condition = copy.deepcopy(template)
+        condition["id"] = f"budget-condition-{number}"
+        entries.append({"resource": condition})
+    return body
+
+
+def test_a_hook_call_past_its_budget_is_503_naming_the_stage_and_stores_nothing():
+    import sqlite3
+
+    server = LiveServer(workers=1, env={"CDS_REQUEST_BUDGET_SECONDS": "0.05"})
+    try:
+        response = post(server, _many_diagnoses(2000))
+        body = outcome(response, 503, "time budget")
+        from cds_service.deadline import STAGES
+
+        assert body["issue"][0]["code"] == "transient"
+        lines = [json.loads(line) for line in server.log_text().splitlines()
+                 if '"budget_exceeded"' in line]
+        assert len(lines) == 1
+        assert lines[0]["stage"] in STAGES
+        assert lines[0]["elapsed_ms"] > lines[0]["budget_ms"] == 50.0
+        assert "budget-condition" not in server.log_text()
+        with sqlite3.connect(server.data_dir / "cds-service.db") as connection:
+            assert connection.execute("SELECT count(*) FROM cds_cards").fetchone()[0] == 0
+        assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    finally:
+        server.stop()
+
+
+# -- gunicorn's own log lines hold nothing the client sent ----------------------------------
+
+
+def test_a_malformed_header_line_is_refused_and_not_logged(server):
+    from tests.log_scan import register_secret
+
+    secret = register_secret(f"hdr-{uuid.uuid4().hex}", "header value")
+    query = register_secret(f"q{uuid.uuid4().hex}", "query string")
+    for request in (
+        f"GET /healthz?patient={query} HTTP/1.1\r\nHost: x\r\nBad Header {secret}\r\n\r\n",
+        f"GET /healthz?patient={query} HTTP/1.1\r\nHost: x\r\nX-Bad\x01: {secret}\r\n\r\n",
+        f"GET /healthz?patient={query} HTTP/1.1 {secret}\r\nHost: x\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(request.encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400"), request
+    time.sleep(0.5)  # the log line is written by the worker after it answered
+    log = server.log_text()
+    assert "Invalid request refused by the HTTP parser" in log
+    assert secret not in log and query not in log
+
+
+class _SlowFhirServer:
+    """A FHIR server on loopback that answers nothing for ``delay`` seconds."""
+
+    def __init__(self, delay: float):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                time.sleep(delay)
+                body = b'{"resourceType":"Bundle","type":"searchset","entry":[]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/fhir"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_worker_timeout_does_not_log_the_request_uri():
+    from tests.log_scan import register_secret
+
+    fhir = _SlowFhirServer(delay=8)
+    server = LiveServer(workers=1, env={
+        "CDS_WORKER_TIMEOUT": "2", "CDS_REQUEST_BUDGET_SECONDS": "0",  # no budget: the timeout
+        "CDS_FHIR_ALLOWED_SERVERS": fhir.base, "CDS_FHIR_READ_TIMEOUT": "30",
+        "CDS_FHIR_DEADLINE": "30"})
+    try:
+        query = register_secret(f"q{uuid.uuid4().hex}", "query string")
+        body = discharge()
+        body["fhirServer"] = fhir.base
+        body["prefetch"] = {}
+        try:  # the worker is killed mid-request: the connection drops (or a bare 500)
+            answer = requests.post(f"{server.url}/cds-services/{DISCHARGE}?patient={query}",
+                                   json=body, timeout=30)
+            assert answer.status_code == 500, answer.status_code
+        except requests.ConnectionError:
+            pass
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "WORKER TIMEOUT" not in server.log_text():
+            time.sleep(0.2)
+        log = server.log_text()
+        assert "WORKER TIMEOUT" in log
+        assert query not in log and "/cds-services/" not in log.split("WORKER TIMEOUT")[1]
+    finally:
+        server.stop()
+        fhir.stop()

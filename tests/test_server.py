@@ -3,25 +3,20 @@ directory's life, and start-up failures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import LiveServer, cds_command, load_example
 
 SERVICE = "lbp-coding-encounter-discharge"
-
-
-def _in_progress(url: str, endpoint: str) -> float:
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    return sum(s.value for family in text_string_to_metric_families(text)
-               for s in family.samples
-               if s.name == "cds_http_requests_in_progress" and s.labels == {"endpoint": endpoint})
 
 
 def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
@@ -35,23 +30,35 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
+def _open_sockets(server: LiveServer) -> set[str]:
+    """Sockets held by the server's workers (the listener, and each connection accepted)."""
+    pid = server.process.pid
+    sockets = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:"):
+                    sockets.add(target)
+    return sockets
+
+
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     """A client is still uploading its hook request when the server is told to stop: the
-    request is answered in full, then the server exits cleanly."""
-    # two single-threaded workers (the default kind): one busy with the upload, one to answer
-    # the metrics probe below
+    request is read to its end, answered in full, then the server exits cleanly."""
     server = LiveServer(env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}, workers=2)
     try:
         body = json.dumps(load_example("retired-m545")["request"]).encode()
         head = (f"POST /cds-services/{SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 "Content-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        idle = _open_sockets(server)
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
         sock.sendall(head + body[:200])
-        # the worker is now in the view, waiting for the rest of the body
+        # a worker has accepted the connection and is reading the rest of the body
         deadline = time.monotonic() + 30
-        while _in_progress(server.url, "services.call_service") != 1:
-            assert time.monotonic() < deadline, "the request never reached the application"
+        while not _open_sockets(server) - idle:
+            assert time.monotonic() < deadline, "no worker accepted the connection"
             time.sleep(0.05)
 
         server.process.send_signal(signal.SIGTERM)
@@ -106,3 +113,16 @@ def test_command_line_values_are_checked_like_the_others(tmp_path):
     assert "--port must be at least 1, got 0" in result.stderr
     # the command line wins over the environment: the bad CDS_WORKERS is not used
     assert "CDS_WORKERS" not in result.stderr
+
+
+def test_a_time_budget_near_the_worker_timeout_stops_serve(tmp_path):
+    """A call past its budget must be answered before its worker is restarted."""
+    result = subprocess.run(
+        [*cds_command(), "serve", "--port", "8080"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDS_WORKER_TIMEOUT": "10",
+             "CDS_REQUEST_BUDGET_SECONDS": "9"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "CDS_REQUEST_BUDGET_SECONDS (9) must stay well below CDS_WORKER_TIMEOUT (10)" \
+        in result.stderr

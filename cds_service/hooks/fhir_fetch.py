@@ -30,6 +30,7 @@ import urllib3.connection
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
 
+from ..deadline import current_deadline
 from ..metrics import record_fhir_fetch
 from .prefetch import FetchFailed
 
@@ -183,7 +184,10 @@ class FhirFetcher:
         if base is None or base not in self.allowed:
             return {key: FetchFailed(key, "fetching from this fhirServer is not enabled")
                     for key in queries}
-        deadline = time.monotonic() + self.deadline
+        # within the hook call's own time budget too (cds_service/deadline.py)
+        call = current_deadline()
+        deadline = time.monotonic() + min(self.deadline,
+                                          call.remaining() if call else self.deadline)
         token_id = self._token_id(access_token)
         results: dict[str, dict | None | FetchFailed] = {}
         pending: dict[str, _Fetch] = {}

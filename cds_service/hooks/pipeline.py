@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from ..cards import CardRenderer
+from ..deadline import enter_stage
 from ..errors import CdsError
 from ..facts import EncounterFacts, build_facts
 from ..rules import Finding, run_rules
@@ -39,7 +40,9 @@ class HookPipeline:
         if service is None:
             raise CdsError(404, f"No CDS service with id '{service_id}'.")
         request = parse_hook_request(body, service)
+        enter_stage("prefetch")  # each stage checks the call's time budget (deadline.py)
         resolved = resolve_prefetch(request, self.fetcher)
+        enter_stage("facts")
         # what could not be had is simply absent from the facts: rules that need it stay quiet
         facts = build_facts(service.hook, request.context, resolved.data, request.draft_orders,
                             self.terminology, today)
@@ -48,7 +51,9 @@ class HookPipeline:
              *facts.coverages],
             request.paths,
         )
+        enter_stage("rules")
         findings = run_rules(facts, self.terminology)
+        enter_stage("cards")
         cards = self.renderer.render(findings, resolved.fetch_failed, rule_pages)
         return HookResult(request, findings, {"cards": cards}, [f.rule_id for f in findings],
                           facts)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, current_app, g
 
+from ..deadline import budget, enter_stage
 from ..errors import CdsError
-from ..feedback import parse_feedback
+from ..feedback import FeedbackLimits, parse_feedback
 from ..hooks import SERVICES
 from .errors import json_response, read_json_body
 from .rule_pages import rule_pages_base
@@ -18,17 +21,23 @@ def call_service(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
     g.service_id = service_id
-    body = read_json_body()
     state = current_app.extensions["cds"]
-    result = state.pipeline.evaluate(service_id, body, rule_pages=rule_pages_base())
-    # read by the request log and the metrics: ids only, never patient data
-    g.hook = result.request.service.hook
-    g.hook_instance = result.request.hook_instance
-    g.rule_ids = result.rule_ids
-    g.cards = result.response["cards"]
-    state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
-                                      hook_instance=g.hook_instance,
-                                      patient_id=result.request.patient_id)
+    # the budget counts from the request's start (client authentication included)
+    with budget(state.settings.request_budget_seconds,
+                g.get("request_started") or time.perf_counter()):
+        body = read_json_body()
+        result = state.pipeline.evaluate(service_id, body, rule_pages=rule_pages_base())
+        # read by the request log and the metrics: ids only, never patient data
+        g.hook = result.request.service.hook
+        g.hook_instance = result.request.hook_instance
+        g.rule_ids = result.rule_ids
+        g.cards = result.response["cards"]
+        enter_stage("store")  # the last check: past it, the cards are stored and answered
+        state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
+                                          hook_instance=g.hook_instance,
+                                          patient_id=result.request.patient_id,
+                                          client_issuer=g.get("client_issuer"),
+                                          client_tenant=g.get("client_tenant"))
     return json_response(result.response)
 
 
@@ -37,7 +46,14 @@ def feedback(service_id: str) -> Response:
     if service_id not in SERVICES:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
     g.service_id = service_id
-    items = parse_feedback(read_json_body())
-    stored = current_app.extensions["cds"].feedback_store.record_feedback(service_id, items)
+    state = current_app.extensions["cds"]
+    settings = state.settings
+    limits = FeedbackLimits(settings.feedback_max_items, settings.feedback_max_string_chars,
+                            settings.feedback_max_comment_chars)
+    items = parse_feedback(read_json_body(), limits)
+    # a card is answered for only by the client (issuer, tenant) it was issued to
+    stored = state.feedback_store.record_feedback(
+        service_id, items, client_issuer=g.get("client_issuer"),
+        client_tenant=g.get("client_tenant"))
     g.feedback_outcomes = [item.outcome for item in items]  # for the metrics
     return json_response({"received": len(items), "stored": stored})

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
+from ..deadline import check_deadline
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Action, ActionType, Finding, Suggestion
@@ -56,6 +57,7 @@ def run_rules(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings: list[Finding] = []
     for rule in RULES:
         if facts.hook in rule.hooks:
+            check_deadline()  # the call's time budget bites between rules too
             found = rule.evaluate(facts, terminology)
             if len(found) >= MAX_FINDINGS_PER_RULE:
                 log.warning("rule %s: %d findings or more on one call; the first kept",

@@ -12,7 +12,7 @@ from typing import Any
 from . import schema
 
 CARD_COLUMNS = ("card_uuid", "service_id", "hook", "hook_instance", "rule_id", "indicator",
-                "patient_hash", "issued_at")
+                "patient_hash", "issued_at", "client_issuer", "client_tenant")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,9 @@ class Statements:
     cards: str
     suggestions: str
     sweep_tokens: str
-    remember_token: str  # RETURNING names the key only if this call inserted it
+    # RETURNING names the key only if this call inserted it, or took over an expired entry of
+    # it (not swept yet: the sweep runs once a minute, not with every call)
+    remember_token: str
 
 
 def statements(marker: str) -> Statements:
@@ -33,8 +35,9 @@ def statements(marker: str) -> Statements:
         suggestions=(f"INSERT INTO {schema.card_suggestions.name} (card_uuid, suggestion_uuid) "
                      f"VALUES ({values(2)}) ON CONFLICT (card_uuid, suggestion_uuid) DO NOTHING"),
         sweep_tokens=f"DELETE FROM {schema.seen_tokens.name} WHERE expires_at < {marker}",
-        remember_token=(f"INSERT INTO {schema.seen_tokens.name} (token_key, expires_at) "
-                        f"VALUES ({values(2)}) ON CONFLICT (token_key) DO NOTHING "
+        remember_token=(f"INSERT INTO {schema.seen_tokens.name} AS seen (token_key, expires_at) "
+                        f"VALUES ({values(2)}) ON CONFLICT (token_key) DO UPDATE SET "
+                        f"expires_at = excluded.expires_at WHERE seen.expires_at < {marker} "
                         "RETURNING token_key"),
     )
 

@@ -65,10 +65,13 @@ class PostgresHotPath:
 
         self._run(write)
 
-    def remember_token(self, token_key: str, expires_at: datetime, now: datetime) -> bool:
+    def remember_token(self, token_key: str, expires_at: datetime, now: datetime,
+                       sweep: bool = True) -> bool:
         def remember(cursor: psycopg.Cursor) -> bool:
-            cursor.execute(_SQL.sweep_tokens, (_naive_utc(now),))
-            cursor.execute(_SQL.remember_token, (token_key, _naive_utc(expires_at)))
+            if sweep:
+                cursor.execute(_SQL.sweep_tokens, (_naive_utc(now),))
+            cursor.execute(_SQL.remember_token,
+                           (token_key, _naive_utc(expires_at), _naive_utc(now)))
             return len(cursor.fetchall()) == 1
 
         return self._run(remember)

@@ -66,6 +66,10 @@ cards = Table(
     Column("indicator", String(16), nullable=False),
     Column("patient_hash", String(64), nullable=True),
     Column("issued_at", UTCDateTime(), nullable=False),
+    # the client the card was issued to (its verified JWT's iss and tenant; none without
+    # client authentication): feedback on the card is taken from that client only
+    Column("client_issuer", Text(), nullable=True),
+    Column("client_tenant", Text(), nullable=True),
     Index("ix_cds_cards_rule_id", "rule_id"),
     Index("ix_cds_cards_issued_at", "issued_at"),
 )

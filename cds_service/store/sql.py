@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..errors import CdsError, bad_request
-from ..feedback import FeedbackItem
+from ..feedback import FeedbackItem, parse_instant
 from . import schema
 from .sqlite_hot import SqliteHotPath
 
@@ -55,6 +56,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = int.from_bytes(b"cdsfeedb", "big") & 0x7FFF_FFFF_FFFF_FFFF
 _IN_CHUNK = 500  # ids per IN (...) list
 _MIN_KEY_CHARS = 32
+TOKEN_SWEEP_SECONDS = 60.0
 
 
 class StoreError(Exception):
@@ -155,10 +157,7 @@ def head_revision() -> str | None:
 
 
 def _parse_instant(value: str) -> datetime:
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if instant.tzinfo is None:  # the spec asks for an instant; read a bare time as UTC
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    return parse_instant(value)  # the spec asks for an instant; a bare time is read as UTC
 
 
 def dedup_key(item: FeedbackItem) -> str:
@@ -208,6 +207,7 @@ class SqlFeedbackStore:
         self._lock = threading.RLock()
         self._prepared = False
         self._hot_path: SqliteHotPath | PostgresHotPath | None = None
+        self._last_sweep: float | None = None
         _STORES.add(self)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -339,8 +339,10 @@ class SqlFeedbackStore:
 
     # -- the store's interface ------------------------------------------------------------
     def record_cards(self, service_id: str, cards: list[dict], *, hook: str,
-                     hook_instance: str, patient_id: str | None) -> None:
-        """Remember every card returned by one hook call, in one transaction."""
+                     hook_instance: str, patient_id: str | None,
+                     client_issuer: str | None = None, client_tenant: str | None = None) -> None:
+        """Remember every card returned by one hook call, in one transaction, with the client
+        (verified issuer and tenant; None without client authentication) it was issued to."""
         if not cards:
             return
         self._ensure_prepared_or_503()
@@ -352,7 +354,8 @@ class SqlFeedbackStore:
                 "card_uuid": card["uuid"], "service_id": service_id, "hook": hook,
                 "hook_instance": hook_instance, "rule_id": card["source"]["topic"]["code"],
                 "indicator": card["indicator"], "patient_hash": patient_hash,
-                "issued_at": issued_at,
+                "issued_at": issued_at, "client_issuer": client_issuer,
+                "client_tenant": client_tenant,
             })
             suggestion_rows.extend(
                 {"card_uuid": card["uuid"], "suggestion_uuid": s["uuid"]}
@@ -377,30 +380,45 @@ class SqlFeedbackStore:
 
     def remember_token(self, token_key: str, expires_at: datetime) -> bool:
         """Record a client token's key until it expires; False if it was recorded already (a
-        replay, whichever worker or replica saw it first). Expired keys are swept here."""
+        replay, whichever worker or replica saw it first). Expired keys are swept here, at most
+        once every TOKEN_SWEEP_SECONDS per process (a statement less on most calls); an expired
+        key not swept yet counts as absent."""
         self._ensure_prepared_or_503()
-        return self._per_call_writes().remember_token(token_key, expires_at, datetime.now(UTC))
+        clock = time.monotonic()
+        sweep = self._last_sweep is None or clock - self._last_sweep >= TOKEN_SWEEP_SECONDS
+        remembered = self._per_call_writes().remember_token(token_key, expires_at,
+                                                            datetime.now(UTC), sweep)
+        if sweep:
+            self._last_sweep = clock
+        return remembered
 
-    def record_feedback(self, service_id: str, items: list[FeedbackItem]) -> int:
-        """Store every item or none (400 naming the first bad one); return how many were new."""
+    def record_feedback(self, service_id: str, items: list[FeedbackItem], *,
+                        client_issuer: str | None = None,
+                        client_tenant: str | None = None) -> int:
+        """Store every item or none (400 naming the first bad one); return how many were new.
+        A card issued to another client (issuer and tenant) than the caller is refused as a
+        card this service never issued: whether it exists is not told."""
         received_at = datetime.now(UTC)
         rows = [self._feedback_row(service_id, item, received_at) for item in items]
         card_ids = sorted({item.card_uuid for item in items})
         with self.transaction() as connection:
-            owners: dict[str, str] = {}
+            owners: dict[str, tuple[str, str | None, str | None]] = {}
             suggestions: dict[str, set[str]] = defaultdict(set)
+            caller = (service_id, client_issuer, client_tenant)
+            cards = schema.cards.c
             for chunk in _chunks(card_ids):
-                for card_uuid, owner in connection.execute(
-                        select(schema.cards.c.card_uuid, schema.cards.c.service_id)
-                        .where(schema.cards.c.card_uuid.in_(chunk))).tuples():
-                    owners[card_uuid] = owner
+                for card_uuid, *owner in connection.execute(
+                        select(cards.card_uuid, cards.service_id, cards.client_issuer,
+                               cards.client_tenant)
+                        .where(cards.card_uuid.in_(chunk))).tuples():
+                    owners[card_uuid] = tuple(owner)
                 for card_uuid, suggestion in connection.execute(
                         select(schema.card_suggestions.c.card_uuid,
                                schema.card_suggestions.c.suggestion_uuid)
                         .where(schema.card_suggestions.c.card_uuid.in_(chunk))).tuples():
                     suggestions[card_uuid].add(suggestion)
             for index, item in enumerate(items):
-                if owners.get(item.card_uuid) != service_id:
+                if owners.get(item.card_uuid) != caller:
                     raise bad_request(f"feedback[{index}].card is not a card this service issued.",
                                       f"feedback[{index}].card")
                 if set(item.accepted_suggestions) - suggestions[item.card_uuid]:

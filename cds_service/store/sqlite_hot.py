@@ -63,11 +63,14 @@ class SqliteHotPath:
             if suggestions:
                 connection.executemany(_SQL.suggestions, suggestions)
 
-    def remember_token(self, token_key: str, expires_at: datetime, now: datetime) -> bool:
+    def remember_token(self, token_key: str, expires_at: datetime, now: datetime,
+                       sweep: bool = True) -> bool:
+        instant = sqlite_datetime(now)
         with self._transaction() as connection:
-            connection.execute(_SQL.sweep_tokens, (sqlite_datetime(now),))
+            if sweep:
+                connection.execute(_SQL.sweep_tokens, (instant,))
             inserted = connection.execute(
-                _SQL.remember_token, (token_key, sqlite_datetime(expires_at))).fetchall()
+                _SQL.remember_token, (token_key, sqlite_datetime(expires_at), instant)).fetchall()
         return len(inserted) == 1
 
     @contextlib.contextmanager
