@@ -104,7 +104,8 @@ def status(text: str, concept: str) -> str | None:
         ("Assessment: mechanical low back pain.", "assessment", "present"),
         ("Chronic low back pain.", "chronic", "present"),
         ("Vertebrogenic pain with Modic changes.", "vertebrogenic", "present"),
-        ("Aftercare s/p L4-5 fusion.", "spinal_fusion", "present"),
+        # "s/p" (status post): a spine surgery done before this encounter
+        ("Aftercare s/p L4-5 fusion.", "spinal_fusion", "historical"),
     ],
 )
 def test_status_of_a_finding(text, concept, expected):
@@ -211,3 +212,279 @@ def test_context_file_is_required(triggers):
     (triggers / "context.json").unlink()
     with pytest.raises(TextTriggerError, match="exactly one trigger file needs 'context'"):
         TextReader(triggers)
+
+
+# == notes as clinicians write them ==========================================================
+NOTES = sorted((Path(__file__).resolve().parent / "fixtures" / "notes").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", NOTES, ids=[p.stem for p in NOTES])
+def test_each_style_of_note_reads_as_expected(path):
+    """Dictated run-on, templated ROS, abbreviated, bulleted, SOAP: the status, side and
+    section of each finding, as a reader of the note would take them."""
+    note = json.loads(path.read_text(encoding="utf-8"))
+    reading = READER.read(note["text"])
+    assert {c: reading.status(c) for c in note["expected"]} == note["expected"]
+    assert {c: reading.sides(c) for c in note.get("sides", {})} == {
+        c: set(s) for c, s in note.get("sides", {}).items()}
+    for concept, section in note.get("sections", {}).items():
+        assert section in {m.section for m in reading.of(concept)}, concept
+
+
+def test_the_note_styles_are_all_there():
+    styles = {p.stem for p in NOTES}
+    assert {"dictated-run-on", "templated-ros", "abbreviated", "bulleted"} <= styles
+
+
+ROS = ("ROS: Negative for fever, chills, weight loss, bowel or bladder change, weakness, "
+       "numbness, radiating pain or sciatica")
+
+
+@pytest.mark.parametrize("concept", ["weakness", "numbness", "radiation_any", "sciatica"])
+def test_a_negation_covers_a_whole_list_to_its_end(concept):
+    assert READER.read(ROS).status(concept) == "absent"
+
+
+@pytest.mark.parametrize(
+    "text, concept, expected",
+    [
+        # the list ends at a terminator ...
+        ("Negative for fever, chills, numbness but positive for sciatica.", "sciatica",
+         "present"),
+        ("Denies fever, chills, weight loss, however admits tingling in the feet.", "tingling",
+         "present"),
+        ("No fever, chills, night sweats, reports right sciatica.", "sciatica", "present"),
+        # ... at a new clause, which a list item is not ...
+        ("Denies fever, chills, weight loss, he has had right sciatica for a month.",
+         "sciatica", "present"),
+        # ... and at the sentence end
+        ("Denies fever, chills, weight loss, night sweats. Sciatica on the right.", "sciatica",
+         "present"),
+        # an uncertainty, a history and a family history reach over a list too
+        ("Possible lumbar strain, sprain, disc herniation or radiculopathy.", "radiculopathy",
+         "uncertain"),
+        ("Family history of diabetes, hypertension, stroke, asthma or sciatica.", "sciatica",
+         "family"),
+    ],
+)
+def test_a_list_scope_ends_where_the_list_does(text, concept, expected):
+    assert status(text, concept) == expected
+
+
+def test_a_denied_list_in_a_note_suggests_no_radicular_code():
+    from tests.builders import cards_of, condition, request
+
+    note = f"Low back pain for 3 weeks. {ROS}. Exam: paraspinal tenderness."
+    assert cards_of(request(condition(note=note)), "specificity-radicular") == []
+
+
+@pytest.mark.parametrize(
+    "text, concept, expected",
+    [
+        ("No N/T/W.", "numbness", "absent"),
+        ("No N/T/W.", "tingling", "absent"),
+        ("No N/T/W.", "weakness", "absent"),
+        ("+N/T in the right foot.", "tingling", "present"),
+        ("SLR + on the right.", "straight_leg_raise", "present"),
+        ("+SLR R.", "straight_leg_raise", "present"),
+        ("SLR positive on the right.", "straight_leg_raise", "present"),
+        ("SLR -, FABER +.", "straight_leg_raise", "absent"),
+        ("-SLR bilaterally.", "straight_leg_raise", "absent"),
+        ("HNP L5-S1.", "disc_displacement", "present"),
+        ("DDD L4-5.", "disc_degeneration", "present"),
+        ("L5 radic.", "radiculopathy", "present"),
+        ("Chronic LBP.", "low_back_pain", "present"),
+        ("s/p L4-5 laminectomy 2019.", "spine_surgery", "historical"),
+        ("Status post L4-L5 fusion.", "spinal_fusion", "historical"),
+        # "s/p" makes a past surgery, not a past injury
+        ("Back pain s/p MVA yesterday.", "other_injury", "present"),
+    ],
+)
+def test_abbreviations(text, concept, expected):
+    assert status(text, concept) == expected
+
+
+@pytest.mark.parametrize(
+    "text, concept, side",
+    [
+        ("Radiating pain RLE.", "radiating_leg_pain", "right"),
+        ("Numbness LLE.", "numbness", "left"),
+        ("+SLR R at 45 degrees.", "straight_leg_raise", "right"),
+        ("SLR positive on the L.", "straight_leg_raise", "left"),
+        ("LBP with b/l sciatica.", "sciatica", "bilateral"),
+        # R and L alone are sides; R/O (rule out) and L5 are not
+        ("R/O sciatica.", "sciatica", None),
+        ("Sciatica, L5 level.", "sciatica", None),
+    ],
+)
+def test_abbreviated_sides(text, concept, side):
+    assert READER.read(text).sides(concept) == ({side} if side else set())
+
+
+# -- sections ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    ["A: lumbar strain.", "A/P: lumbar strain, PT.", "Impression: lumbar strain.",
+     "Assessment\nLumbar strain", "HPI: back pain x 2 wks A: lumbar strain P: PT"],
+)
+def test_an_assessment_section_with_content_documents_the_assessment(text):
+    assert READER.read(text).documented("assessment")
+
+
+@pytest.mark.parametrize("text", ["A:", "A: ", "A: pending", "Plan: PT. A:"])
+def test_an_empty_assessment_section_documents_nothing(text):
+    assert not READER.read(text).documented("assessment")
+
+
+@pytest.mark.parametrize("text, documented", [
+    ("PE: TTP over L4-5.", True), ("O: TTP L5.", True), ("Exam: deferred.", False),
+    ("O: Exam deferred.", False), ("PE: not performed today.", False),
+])
+def test_an_exam_section_documents_the_exam_when_it_has_one(text, documented):
+    assert READER.read(text).documented("exam") is documented
+
+
+def test_documentation_missing_does_not_ask_for_an_assessment_an_a_section_has():
+    from tests.builders import cards_of, condition, request
+
+    note = ("Low back pain for 5 weeks. Dull and intermittent. No N/T/W. "
+            "Exam: paraspinal tenderness, flexion limited. A: nonspecific low back pain.")
+    assert cards_of(request(condition(note=note)), "documentation-missing") == []
+
+
+@pytest.mark.parametrize(
+    "text, concept, expected",
+    [
+        ("PMH: sciatica, hypertension.", "sciatica", "historical"),
+        ("Past medical history: lumbar radiculopathy", "radiculopathy", "historical"),
+        ("FH: sciatica in father.", "sciatica", "family"),
+        ("Family history: DDD.", "disc_degeneration", "family"),
+        ("PMH: HTN.\nHPI: right sciatica for 2 weeks.", "sciatica", "present"),
+        ("History of present illness: right sciatica.", "sciatica", "present"),
+        ("ROS: negative. Exam: SLR positive on the right.", "straight_leg_raise", "present"),
+    ],
+)
+def test_a_section_sets_the_status_of_what_it_holds(text, concept, expected):
+    assert status(text, concept) == expected
+
+
+def test_each_mention_knows_its_section():
+    reading = READER.read("HPI: right sciatica.\nROS: no numbness.\nExam: SLR positive.\n"
+                          "A/P: sciatica, PT.")
+    assert [(m.concept, m.section) for m in reading.of("sciatica")] == [
+        ("sciatica", "hpi"), ("sciatica", "assessment")]
+    assert {m.section for m in reading.of("numbness")} == {"ros"}
+    assert {m.section for m in reading.of("straight_leg_raise")} == {"exam"}
+    assert reading.sections("sciatica") == {"hpi", "assessment"}
+
+
+def test_a_header_ends_a_sentence_so_that_a_negation_stops_there():
+    reading = READER.read("ROS: denies fever, chills Exam: SLR positive on the right")
+    assert reading.status("straight_leg_raise") == "present"
+
+
+# -- evidence: where each mention is in the text it was read from -----------------------------
+def test_a_mention_points_into_the_text_it_was_read_from():
+    texts = [None, "Back pain.", "Dull ache. Denies numbness; pain radiates to the R leg."]
+    reading = READER.read(*texts)
+    numbness = reading.of("numbness")[0]
+    text = texts[numbness.text_index]
+    assert numbness.text_index == 2
+    assert text[numbness.text_start:numbness.text_end] == "numbness" == numbness.text
+    sentence = text[numbness.sentence_start:numbness.sentence_end]
+    assert sentence == "Denies numbness;"
+    assert sentence[numbness.start:numbness.end] == "numbness"
+    assert numbness.set_aside_by == "negation"
+    assert text[numbness.trigger_start:numbness.trigger_end] == "Denies"
+    radiating = reading.of("radiating_leg_pain")[0]
+    assert text[radiating.text_start:radiating.text_end] == "radiates to the R leg"
+    assert radiating.set_aside_by is None and radiating.trigger_start is None
+
+
+def test_a_mention_set_aside_by_a_section_points_at_the_header():
+    text = "Chief complaint: back pain.\nFH: sciatica."
+    sciatica = READER.read(text).of("sciatica")[0]
+    assert sciatica.status == "family" and sciatica.set_aside_by == "family"
+    assert text[sciatica.trigger_start:sciatica.trigger_end] == "FH"
+
+
+@pytest.mark.parametrize("kind, text", [
+    ("negation", "No sciatica."), ("uncertainty", "Possible sciatica."),
+    ("historical", "History of sciatica."), ("family", "Family history of sciatica."),
+])
+def test_the_trigger_set_that_set_a_mention_aside_is_kept(kind, text):
+    assert READER.read(text).of("sciatica")[0].set_aside_by == kind
+
+
+def test_readings_added_keep_their_texts_apart():
+    first, second = READER.read("Right sciatica."), READER.read(None, "No numbness.")
+    both = first + second
+    assert [(m.concept, m.text_index, m.sentence) for m in both.mentions] == [
+        ("sciatica", 0, 0), ("numbness", 2, 1)]
+
+
+# -- bounded work -----------------------------------------------------------------------------
+def _calls(reader: TextReader, text: str) -> int:
+    """Python and C function calls made reading ``text``: a measure of work that does not
+    depend on the machine's speed (a deterministic count, not a timing)."""
+    import sys
+
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        reader._read_uncached(text)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("unit", [
+    "right sciatica ",
+    "denies numbness tingling or weakness, pain radiates down the right leg, negative SLR ",
+    "no fever, possible sciatica, history of radiculopathy, family history of DDD, ",
+])
+def test_reading_a_run_on_sentence_takes_work_linear_in_its_length(triggers, unit):
+    """A run-on sentence (no full stops) four times as long takes about four times the work:
+    before, each scope, side and blocking check compared every trigger with every mention and
+    counted the words between them again (cubic: "right sciatica " * 800 ran past the
+    worker's timeout)."""
+    reader = TextReader(triggers)
+    short, long = _calls(reader, unit * 40), _calls(reader, unit * 160)
+    assert long / short < 5.5, (short, long)
+
+
+def test_a_text_is_read_up_to_the_limit_only(triggers):
+    reader = TextReader(triggers, max_characters=1000)
+    text = "Back pain. " * 100 + "Right sciatica."
+    assert len(text) > 1000
+    assert not reader.read(text).of("sciatica")
+    assert TextReader(triggers).read(text).present("sciatica")
+    assert reader.context.max_characters == 1000
+    assert TextReader(triggers).context.max_characters == 200_000  # the shipped limit
+
+
+def test_a_sentence_keeps_its_first_mentions_only(triggers):
+    reader = TextReader(triggers, max_mentions_per_sentence=10)
+    reading = reader.read("right sciatica " * 50)
+    assert len(reading.mentions) == 10
+    assert [m.start for m in reading.mentions] == sorted(m.start for m in reading.mentions)
+    assert reading.mentions[0].start == len("right ")
+
+
+def test_the_medspacy_comparison_skips_cleanly_without_medspacy():
+    """benchmarks/bench_medspacy.py compares with medspaCy from a scratch venv; without it (the
+    project's own environment never has it) it says so and exits 0."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_medspacy.py"
+    result = subprocess.run([sys.executable, str(script), "--medspacy-python", sys.executable],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped" in result.stdout

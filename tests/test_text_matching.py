@@ -102,11 +102,36 @@ def test_a_term_beginning_inside_another_terms_first_word_is_found():
     assert [m.span() for m in pattern.finditer(indexed)] == [(2, 5)]
 
 
-def test_a_sentence_that_is_not_ascii_is_searched_and_found_alike():
+def test_a_sentence_that_is_not_ascii_is_indexed_and_found_alike():
     reader = get_terminology().text
     text = "Ischias droite, douleur irradiée: sciatica on the right – résumé"
     sentence = reader._anchors_index.sentence(text)
-    assert sentence.anchored is None  # searched with the regexes, not looked up
+    assert sentence.anchored  # looked up by its words' beginnings, not searched
     sciatica = next(c for c in reader.concepts if c.id == "sciatica").pattern
     found = [m.span() for m in sciatica.finditer(sentence)]
     assert found and found == [m.span() for m in sciatica.pattern.finditer(text)]
+
+
+def test_the_characters_ignorecase_folds_to_ascii_are_those_the_index_knows():
+    """re.IGNORECASE matches a few characters that are not ASCII to ASCII letters ("ſ" to
+    "s", the Kelvin sign to "k"): the index looks words up with exactly those folded."""
+    from cds_service.terminology.text import _FOLDS_TO_ASCII
+
+    ascii_word = re.compile(r"[a-z0-9_]", re.IGNORECASE)
+    everything = "".join(map(chr, range(128, 0x110000))).encode(
+        "utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    folding = set(ascii_word.findall(everything))
+    assert folding == {chr(c) for c in _FOLDS_TO_ASCII}
+
+
+@pytest.mark.parametrize("text", [
+    "\u017fciatica on the right, \u212aNEE pain, D\u0130SC HERN\u0130ATION, r\u0131ght leg",
+    "Douleur irradiée vers la jambe droite, SLR positif, L4–L5 hernie discale: nonradiating",
+    "Ишиас справа; sciatica 右 leg pain radiating to the left thigh x 3 weeks, 4/5 strength",
+])
+def test_every_pattern_finds_in_text_that_is_not_ascii_what_a_plain_scan_finds(text):
+    index = get_terminology().text._anchors_index
+    indexed = index.sentence(text)
+    for name, pattern in _patterns():
+        expected = [m.span() for m in pattern.pattern.finditer(text)]
+        assert [m.span() for m in pattern.finditer(indexed)] == expected, name
