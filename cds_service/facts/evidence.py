@@ -18,12 +18,13 @@ and printed for programs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ..terminology import Mention, Reading
-    from .model import Code
+    from .model import Code, Diagnosis, ProcedureFact
 
 EvidenceKind = Literal["text", "code", "absent"]
 
@@ -140,3 +141,22 @@ def unique(items: list[Evidence]) -> list[Evidence]:
             seen.add(item.key)
             kept.append(item)
     return kept
+
+
+def diagnosis_codes(diagnosis: Diagnosis, only: Iterable[str] | None = None,
+                    finding: str = "coded") -> list[Evidence]:
+    """A diagnosis's codes as evidence (``Condition/c1`` ``code``), or only those in ``only``."""
+    wanted = set(only) if only is not None else None
+    return [code_evidence(finding, diagnosis.reference, "code", code)
+            for code in diagnosis.codes if wanted is None or code.code in wanted]
+
+
+def procedure_codes(procedure: ProcedureFact, only: Iterable[str] | None = None,
+                    finding: str = "coded") -> list[Evidence]:
+    """A procedure's or order's codes as evidence, with the day it was performed or
+    ordered."""
+    wanted = set(only) if only is not None else None
+    day = procedure.performed_on.isoformat() if procedure.performed_on else (
+        (procedure.resource.get("authoredOn") or "")[:10] or None)
+    return [code_evidence(finding, procedure.reference, "code", code, day)
+            for code in procedure.codes if wanted is None or code.code in wanted]
