@@ -156,7 +156,12 @@ class Documented:
         items = self._evidence(family, limit)
         for led in self.speaks_for:
             items += led._evidence(family, limit)
-        counted = [e for e in items if e.counted]
+        # the family's own words first (sciatica before the straight leg raise that gives its
+        # side), then codes; the order of the text within each
+        order = {concept: i for i, concept in enumerate(FAMILY_TEXT[family])}
+        counted = sorted((e for e in items if e.counted),
+                         key=lambda e: order.get(e.finding, len(order)) if e.kind == "text"
+                         else len(order))
         return unique(counted + [e for e in items if not e.counted])[:limit]
 
     def _evidence(self, family: str, limit: int) -> list[Evidence]:

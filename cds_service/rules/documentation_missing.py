@@ -80,7 +80,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         missing = [element for element in ELEMENTS if not present[element]]
         if not missing:
             continue
-        texts = [s.element for s in seen.sources if s.reference == diagnosis.reference]
+        texts = [s.element for s in seen.sources if s.reference == diagnosis.reference and s.text]
         looked_at = [absent_evidence(name, diagnosis.reference, element)
                      for name in missing
                      for element in (*RECORD_ELEMENTS[name], *(texts if name in READ_IN_TEXT
