@@ -88,6 +88,21 @@ class Evidence:
                 data[key] = value
         return data
 
+    def as_reference(self) -> dict[str, Any]:
+        """Where the evidence is, without what it says: the resource, the element and the
+        offsets, as the feedback store keeps it (no codes, no dates, no words)."""
+        data: dict[str, Any] = {"kind": self.kind, "finding": self.finding,
+                                "reference": self.reference, "element": self.element,
+                                "counted": self.counted}
+        if self.set_aside_by:
+            data["setAsideBy"] = self.set_aside_by
+        for name, key in (("start", "start"), ("end", "end"),
+                          ("sentence_start", "sentenceStart"), ("sentence_end", "sentenceEnd")):
+            value = getattr(self, name)
+            if value is not None:
+                data[key] = value
+        return data
+
     @property
     def key(self) -> tuple:
         return (self.kind, self.finding, self.reference, self.element, self.start, self.code)

@@ -13,6 +13,13 @@ from .rule_pages import rule_pages_base
 bp = Blueprint("services", __name__)
 
 
+def card_evidence(result) -> dict[str, list[dict]]:
+    """Each card's evidence as the feedback store keeps it: references and offsets only."""
+    return {card["uuid"]: [item.as_reference() for item in finding.evidence]
+            for finding, card in zip(result.findings, result.response["cards"], strict=True)
+            if finding.evidence}
+
+
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> Response:
     if service_id not in SERVICES:
@@ -26,9 +33,9 @@ def call_service(service_id: str) -> Response:
     g.hook_instance = result.request.hook_instance
     g.rule_ids = result.rule_ids
     g.cards = result.response["cards"]
-    state.feedback_store.record_cards(service_id, result.response["cards"], hook=g.hook,
-                                      hook_instance=g.hook_instance,
-                                      patient_id=result.request.patient_id)
+    state.feedback_store.record_cards(
+        service_id, result.response["cards"], hook=g.hook, hook_instance=g.hook_instance,
+        patient_id=result.request.patient_id, evidence=card_evidence(result))
     return json_response(result.response)
 
 

@@ -66,6 +66,9 @@ cards = Table(
     Column("indicator", String(16), nullable=False),
     Column("patient_hash", String(64), nullable=True),
     Column("issued_at", UTCDateTime(), nullable=False),
+    # what the card rests on, as JSON: references and offsets only, never the words of a note
+    # (Evidence.as_reference); NULL for a card without evidence
+    Column("evidence", Text(), nullable=True),
     Index("ix_cds_cards_rule_id", "rule_id"),
     Index("ix_cds_cards_issued_at", "issued_at"),
 )
