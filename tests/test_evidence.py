@@ -260,3 +260,17 @@ def test_summary_stays_short_with_evidence(rule_id, body):
     _, card = evaluated(body, rule_id)
     assert len(card["summary"]) < 140
     assert "**Why**" not in card["summary"]
+
+
+def test_a_procedure_rule_names_the_procedure_and_its_day():
+    from tests.procedure_builders import condition as coded
+    from tests.procedure_builders import discharge, medicare
+    from tests.procedure_builders import procedure as performed
+
+    body = discharge([performed("p1", "97014")], [coded("c1", "M54.50")], [medicare()])
+    result = pipeline().evaluate(DISCHARGE, body)
+    [(finding, card)] = [(f, c) for f, c in zip(result.findings, result.response["cards"],
+                                                 strict=True) if f.rule_id == "medicare-97014"]
+    [item] = finding.evidence
+    assert (item.reference, item.element, item.code) == ("Procedure/p1", "code", "97014")
+    assert f"Procedure/p1 code: 97014 ({item.date})" in why(card)

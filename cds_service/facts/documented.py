@@ -638,7 +638,7 @@ def _coded_evidence(diagnosis: Diagnosis, own: _Contribution,
         for name in _families_of(contribution):
             found += [(name, code_evidence("coded", other.reference, "code", code))
                       for code in other.codes]
-    for other, kind in earlier:
+    for other, kind in earlier[:_CONTRIBUTORS]:
         day = other.resource.get("onsetDateTime") or other.resource.get("recordedDate")
         found += [("injury", code_evidence(kind, other.reference, "code", code,
                                            day[:10] if isinstance(day, str) else None))
