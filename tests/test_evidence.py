@@ -210,7 +210,8 @@ def test_a_long_sentence_is_trimmed_to_a_window_around_the_words():
     assert len(quoted) <= QUOTE_CHARS + 10
     assert "left **sciatica** that started" in quoted
     # cut at words, not inside them
-    assert quoted[1] != " " and not quoted[1:].split()[0] not in note
+    words = note.split()
+    assert quoted[1:].split()[0] in words and quoted[:-1].split()[-1] in words
 
 
 def test_markdown_in_a_note_is_escaped_in_the_quote():
