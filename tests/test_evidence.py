@@ -275,3 +275,23 @@ def test_a_procedure_rule_names_the_procedure_and_its_day():
     [item] = finding.evidence
     assert (item.reference, item.element, item.code) == ("Procedure/p1", "code", "97014")
     assert f"Procedure/p1 code: 97014 ({item.date})" in why(card)
+
+
+def test_each_text_read_has_its_source_in_the_same_order():
+    from cds_service.facts import build_facts
+    from cds_service.facts.documented import sources_of, texts_of
+
+    enc = encounter(reason_text="Back pain", type_text="Office visit")
+    enc["reasonCode"][0]["coding"] = [{"system": "http://snomed.info/sct", "code": "279039007",
+                                       "display": "Low back pain"}]
+    body = request(condition(note=["First note.", "", "Second note."], code_text="LBP",
+                             evidence_codes=[("http://snomed.info/sct", "23056005",
+                                              "Sciatica")]), enc=enc)
+    terminology = pipeline().terminology
+    facts = build_facts("encounter-discharge", body["context"], body["prefetch"], [],
+                        terminology)
+    [diagnosis] = facts.diagnoses
+    sources = sources_of(diagnosis, facts.encounter)
+    assert [s.text for s in sources] == texts_of(diagnosis, facts)
+    for source in sources:
+        assert resolve(body, source.reference, source.element) == source.text

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 from ..terminology import ICD10CM_SYSTEM, Reading, Terminology
 from .evidence import Evidence, Source, code_evidence, text_evidence, unique
@@ -140,13 +141,19 @@ class Documented:
     injury: Injury
     back_pain: bool  # low back pain itself is documented (for an uncoded sciatica or disc)
     vertebrogenic: bool
-    # the texts ``reading`` was read from, by resource and element (a mention's text_index)
-    sources: tuple[Source, ...] = ()
+    # the Encounter the texts of ``reading`` include the reason and type of (for ``sources``)
+    encounter: dict | None = field(default=None, repr=False)
     # the coded elements that document a family: (family, evidence); family "coded" for the
     # diagnosis's own codes
     coded_evidence: list[tuple[str, Evidence]] = field(default_factory=list)
     # the pictures of the diagnoses this one leads, whose documentation it speaks for
     speaks_for: list[Documented] = field(default_factory=list)
+
+    @cached_property
+    def sources(self) -> tuple[Source, ...]:
+        """The texts ``reading`` was read from, by resource and element (a mention's
+        text_index); worked out only for the pictures a card quotes."""
+        return sources_of(self.diagnosis, self.encounter)
 
     def evidence(self, family: str, limit: int = EVIDENCE_LIMIT) -> list[Evidence]:
         """Where what this diagnosis documents for ``family`` (radicular, disc, injury,
@@ -384,7 +391,7 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
                diagnosis.date_of_service, diagnosis.candidates)
         twin = seen_before.get(key)
         if twin is not None:
-            pictures.append(_copy(twin, diagnosis, sources_of(diagnosis, facts)))
+            pictures.append(_copy(twin, diagnosis))
             continue
         picture = _picture(facts, terminology, member, own, totals, family,
                            tuple(nonspecific_coded), shared_evidence, shared_evidence_words,
@@ -447,11 +454,13 @@ def _contribution(member: _Member, reader) -> _Contribution:
 
 def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
     """The texts a diagnosis is read from: its notes, code text and evidence, and the
-    Encounter's reason and type (in the order of ``sources_of``, which names each)."""
-    return [source.text for source in sources_of(diagnosis, facts)]
+    Encounter's reason and type, in the order of ``sources_of``, which names each (a
+    mention's ``text_index`` is its index in both)."""
+    return [*diagnosis.notes, diagnosis.code_text, *diagnosis.evidence_texts,
+            *facts.encounter_reason_texts, *facts.encounter_type_texts]
 
 
-def sources_of(diagnosis: Diagnosis, facts: EncounterFacts) -> tuple[Source, ...]:
+def sources_of(diagnosis: Diagnosis, encounter: dict | None) -> tuple[Source, ...]:
     """Each text a diagnosis is read from, with the resource and element it is the value of: a
     mention's ``text_index`` is its index here."""
     condition = diagnosis.resource
@@ -461,7 +470,7 @@ def sources_of(diagnosis: Diagnosis, facts: EncounterFacts) -> tuple[Source, ...
     found.append(Source(me, "code.text", diagnosis.code_text))
     for i, evidence in enumerate(condition.get("evidence", [])):
         found += _concept_sources(me, f"evidence[{i}].code", evidence.get("code", []))
-    encounter = facts.encounter or {}
+    encounter = encounter or {}
     visit = f"Encounter/{encounter['id']}" if encounter.get("id") else None
     found += _concept_sources(visit, "reasonCode", encounter.get("reasonCode", []))
     found += [Source(visit, f"type[{i}].text", t["text"])
@@ -480,7 +489,7 @@ def _concept_sources(reference: str | None, element: str, concepts: list[dict]) 
     return found
 
 
-def _copy(twin: Documented, diagnosis: Diagnosis, sources: tuple[Source, ...]) -> Documented:
+def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
     """Another diagnosis's picture, for one whose codes, texts and evidence are the same."""
     mine = twin.diagnosis.reference
     return Documented(
@@ -491,7 +500,7 @@ def _copy(twin: Documented, diagnosis: Diagnosis, sources: tuple[Source, ...]) -
              list(twin.disc.extra_codes)),
         Injury(set(twin.injury.kinds), twin.injury.mechanism, twin.injury.subsequent,
                twin.injury.active, twin.injury.healing, twin.injury.specified),
-        twin.back_pain, twin.vertebrogenic, sources,
+        twin.back_pain, twin.vertebrogenic, twin.encounter,
         [(name, replace(e, reference=diagnosis.reference) if e.reference == mine else e)
          for name, e in twin.coded_evidence
          if not (e.reference == diagnosis.reference and name != "coded")])
@@ -582,7 +591,7 @@ def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _T
                  or reading.present("low_back_pain"))
     picture = Documented(diagnosis, family, old_codes, reading, radicular, disc, injury,
                          back_pain, reading.present("vertebrogenic"),
-                         sources=sources_of(diagnosis, facts))
+                         encounter=facts.encounter)
     places = [(diagnosis.reference, element) for element, _ in _coded_elements(
         diagnosis.resource.get("evidence", []), "evidence", "code")] + list(shared_places)
     picture.coded_evidence = _coded_evidence(diagnosis, own, contributors, evidence,

@@ -175,6 +175,6 @@ def _evidence(facts: EncounterFacts, surgeries: list, arthrodesis: list[Diagnosi
     found += [e for d in arthrodesis for e in diagnosis_codes(d)]
     read = [d for d in facts.diagnoses if d.reading and d.reading.of(*_SURGERY_TEXT)]
     for diagnosis in read[:_TEXTS_SHOWN]:
-        found += text_evidence(diagnosis.reading, sources_of(diagnosis, facts), _SURGERY_TEXT,
-                               EVIDENCE_LIMIT)
+        found += text_evidence(diagnosis.reading, sources_of(diagnosis, facts.encounter),
+                               _SURGERY_TEXT, EVIDENCE_LIMIT)
     return unique(found)
