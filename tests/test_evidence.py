@@ -295,3 +295,17 @@ def test_each_text_read_has_its_source_in_the_same_order():
     assert [s.text for s in sources] == texts_of(diagnosis, facts)
     for source in sources:
         assert resolve(body, source.reference, source.element) == source.text
+
+
+def test_two_conditions_read_alike_each_name_their_own_elements():
+    note = "Low back pain with left sciatica."
+    body = request(condition("c1", note=note), condition("c2", note=note))
+    result = pipeline().evaluate(DISCHARGE, body)
+    radicular = [f for f in result.findings if f.rule_id == "specificity-radicular"]
+    assert radicular
+    for finding in radicular:
+        references = {e.reference for e in finding.evidence
+                      if e.kind == "text" or e.finding == "coded"}
+        assert references <= {finding.target, "Encounter/e1"}, (finding.target, references)
+        [item] = texts(finding, "sciatica")
+        assert_points_at(body, item, "sciatica")

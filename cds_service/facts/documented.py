@@ -148,6 +148,9 @@ class Documented:
     coded_evidence: list[tuple[str, Evidence]] = field(default_factory=list)
     # the pictures of the diagnoses this one leads, whose documentation it speaks for
     speaks_for: list[Documented] = field(default_factory=list)
+    # the picture this one is a copy of (the same codes, texts and evidence): its coded
+    # evidence, with this diagnosis in place of that one, worked out only when asked for
+    twin: Documented | None = field(default=None, repr=False)
 
     @cached_property
     def sources(self) -> tuple[Source, ...]:
@@ -178,8 +181,16 @@ class Documented:
             sentences = {e.sentence_start for e in items if e.counted}
             items += [e for e in text_evidence(self.reading, self.sources, LEVEL_TEXT, limit)
                       if e.counted and e.sentence_start in sentences]
-        items += [e for name, e in self.coded_evidence if name in (family, "coded")]
+        items += [e for name, e in self._coded() if name in (family, "coded")]
         return items
+
+    def _coded(self) -> list[tuple[str, Evidence]]:
+        if self.twin is None:
+            return self.coded_evidence
+        mine, theirs = self.diagnosis.reference, self.twin.diagnosis.reference
+        return [(name, replace(e, reference=mine) if e.reference == theirs else e)
+                for name, e in self.twin._coded()
+                if not (e.reference == mine and name != "coded")]
 
     @property
     def owner(self) -> str | None:
@@ -491,7 +502,6 @@ def _concept_sources(reference: str | None, element: str, concepts: list[dict]) 
 
 def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
     """Another diagnosis's picture, for one whose codes, texts and evidence are the same."""
-    mine = twin.diagnosis.reference
     return Documented(
         diagnosis, twin.family, twin.old_codes, twin.reading,
         Radicular(set(twin.radicular.kinds), twin.radicular.side, set(twin.radicular.regions),
@@ -500,10 +510,7 @@ def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
              list(twin.disc.extra_codes)),
         Injury(set(twin.injury.kinds), twin.injury.mechanism, twin.injury.subsequent,
                twin.injury.active, twin.injury.healing, twin.injury.specified),
-        twin.back_pain, twin.vertebrogenic, twin.encounter,
-        [(name, replace(e, reference=diagnosis.reference) if e.reference == mine else e)
-         for name, e in twin.coded_evidence
-         if not (e.reference == diagnosis.reference and name != "coded")])
+        twin.back_pain, twin.vertebrogenic, twin.encounter, twin=twin)
 
 
 def _earlier_injuries(facts: EncounterFacts, terminology: Terminology
