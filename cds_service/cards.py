@@ -18,6 +18,7 @@ import jinja2
 import orjson
 
 from .data_files import data_dir
+from .facts.evidence import Evidence
 from .rules import RULES, Action, Finding, Suggestion
 from .terminology import ICD10CM_RELEASE
 
@@ -97,6 +98,8 @@ class CardRenderer:
         self.topic_system: str = common["topic_system"]
         self.override_system: str = common["override_reason_system"]
         self.unavailable = _compile(common["unavailable"], "_common.toml: unavailable")
+        self.why = _compile(common["why"], "_common.toml: why")
+        self.set_aside_words: dict[str, str] = dict(common.get("set_aside_words", {}))
         self.templates = {rule.id: _load_template(directory, rule.id) for rule in RULES}
         self._texts = _RenderedTexts()
 
@@ -114,6 +117,10 @@ class CardRenderer:
         if len(summary) > SUMMARY_LIMIT:
             summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
         detail = _BLANK_RUNS.sub("\n\n", self._texts.render(template.detail, params)).strip()
+        if finding.evidence:
+            # rendered for this response only, never cached: it quotes the patient's notes
+            detail += "\n\n" + _BLANK_RUNS.sub("\n\n", self.why.render(
+                **why_section(finding.evidence), set_aside_words=self.set_aside_words)).strip()
         if unavailable:
             detail += self.unavailable.render(keys=sorted(unavailable))
         source: dict[str, Any] = {
@@ -166,6 +173,84 @@ class CardRenderer:
             # CDS Hooks 2.0 §Action: one relative reference (a string), one resource per action
             rendered["resourceId"] = action.resource_id
         return rendered
+
+
+# At most this many items of evidence in a card's "Why" (quotes, codes, mentions set aside):
+# enough to check the finding at a glance; programs get every item (Finding.evidence).
+WHY_QUOTED = 3
+WHY_CODED = 3
+WHY_SET_ASIDE = 2
+# A quote longer than this is trimmed to a window of its sentence around the matched words.
+QUOTE_CHARS = 160
+_SPACES = re.compile(r"\s+")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def why_section(evidence: list[Evidence]) -> dict[str, Any]:
+    """The parameters of the "Why" template: quotes (trimmed, matched words marked), coded
+    elements, mentions set aside, elements found empty, each bounded."""
+    quoted, coded, set_aside = [], [], []
+    empty: dict[str, list[str]] = {}
+    seen_quotes: set[tuple] = set()
+    for item in evidence:
+        where = " ".join(p for p in (item.reference, item.element) if p)
+        if item.kind == "absent":
+            elements = empty.setdefault(item.reference or "", [])
+            if item.element not in elements:
+                elements.append(item.element)
+            continue
+        if item.kind == "code":
+            if len(coded) < WHY_CODED and all(c["where"] != where or c["code"] != item.code
+                                              for c in coded):
+                coded.append({"where": where, "code": item.code, "date": item.date})
+            continue
+        place = (item.reference, item.element, item.sentence_start)
+        bucket, limit = (quoted, WHY_QUOTED) if item.counted else (set_aside, WHY_SET_ASIDE)
+        if len(bucket) >= limit or (item.counted, *place) in seen_quotes:
+            continue
+        text = quote(item)
+        if text:
+            seen_quotes.add((item.counted, *place))
+            bucket.append({"quote": text, "where": where, "by": item.set_aside_by})
+    return {"quoted": quoted, "coded": coded, "set_aside": set_aside,
+            "empty": sorted(empty.items())}
+
+
+def quote(item: Evidence) -> str | None:
+    """The sentence a mention is in, trimmed to a window around the matched words (and the
+    words that set it aside) when long, the matched words in bold, markdown escaped."""
+    text = item.text
+    if not text or item.start is None or item.end is None:
+        return None
+    first = item.sentence_start if item.sentence_start is not None else item.start
+    last = item.sentence_end if item.sentence_end is not None else item.end
+    low, high = item.start, item.end
+    if item.trigger_start is not None and item.trigger_end is not None and (
+            first <= item.trigger_start and item.trigger_end <= last):
+        low, high = min(low, item.trigger_start), max(high, item.trigger_end)
+    while first < low and text[first].isspace():
+        first += 1
+    while last > high and text[last - 1].isspace():
+        last -= 1
+    start, end = first, last
+    if end - start > QUOTE_CHARS:
+        room = max(0, QUOTE_CHARS - (high - low)) // 2
+        start, end = max(first, low - room), min(last, high + room)
+        if start > first:  # begin at a word
+            space = text.find(" ", start, low)
+            start = space + 1 if space >= 0 else start
+        if end < last:  # end at a word
+            space = text.rfind(" ", high, end)
+            end = space if space >= 0 else end
+    marked = (_plain(text[start:item.start]) + "**" + _plain(text[item.start:item.end]) + "**"
+              + _plain(text[item.end:end]))
+    return ("…" if start > first else "") + marked.strip() + ("…" if end < last else "")
+
+
+def _plain(words: str) -> str:
+    """Words of a note in markdown: whitespace runs as one space, markdown characters escaped
+    (a note's "*" or "_" must not turn the rest of the card bold)."""
+    return _MARKDOWN.sub(r"\\\1", _SPACES.sub(" ", words))
 
 
 def _lookup(table: dict[str, jinja2.Template], key: str, template: CardTemplate):

@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate = commands.add_parser("evaluate", help="run one hook request and print the cards")
     evaluate.add_argument("request", help="a CDS Hooks request JSON file, or - for stdin")
     evaluate.add_argument("--service", help="service id (default: chosen from the request's hook)")
+    evaluate.add_argument(
+        "--evidence", action="store_true",
+        help="also print each card's evidence (references and offsets into the request's "
+             "texts, codes, elements found empty), under \"evidence\" by card uuid")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -145,7 +149,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     except CdsError as exc:
         print(f"error: {exc.status}: {exc.message}", file=sys.stderr)
         return 2
-    print(json.dumps(result.response, indent=2, ensure_ascii=False))
+    output = result.response
+    if args.evidence:
+        output = {**output, "evidence": {
+            card["uuid"]: [item.as_data() for item in finding.evidence]
+            for finding, card in zip(result.findings, result.response["cards"], strict=True)}}
+    print(json.dumps(output, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -94,7 +94,7 @@ def feedback_rows(database) -> int:
 
 def test_upgrade_from_an_empty_database_creates_the_schema(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert store.prepare() == head_revision() == "0003"
+    assert store.prepare() == head_revision() == "0004"
     tables = {"cds_cards", "cds_card_suggestions", "cds_feedback", "cds_seen_tokens",
               "cds_alembic_version"}
     if database.backend == "sqlite":
@@ -105,13 +105,13 @@ def test_upgrade_from_an_empty_database_creates_the_schema(database):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
             "current_schema()")}
     assert tables <= names
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0003",)]
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0004",)]
     # a second start-up finds nothing to do and keeps the data
     card = make_card()
     issue(store, card)
     store.close()
     again = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
-    assert again.prepare() == "0003"
+    assert again.prepare() == "0004"
     assert database.scalar("SELECT count(*) FROM cds_cards") == 1
     again.close()
 
@@ -129,15 +129,15 @@ def test_processes_starting_together_migrate_once(database, tmp_path):
     results = [p.communicate(timeout=120) + (p.returncode,) for p in processes]
     for out, err, code in results:
         assert code == 0, err
-        assert out.strip() == "0003"
-    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0003",)]
+        assert out.strip() == "0004"
+    assert database.rows("SELECT version_num FROM cds_alembic_version") == [("0004",)]
 
 
 def test_migrations_lock_is_released_after_an_upgrade(database):
     store = SqlFeedbackStore(database.url, PATIENT_HASH_KEY)
     store.prepare()
     engine = store._get_engine()
-    assert run_migrations(engine) == "0003"  # would block (SQLite) or deadlock if still held
+    assert run_migrations(engine) == "0004"  # would block (SQLite) or deadlock if still held
     store.close()
 
 
@@ -523,3 +523,38 @@ def test_an_unreachable_postgresql_is_a_503_for_the_call(databases):
     assert refused.value.status == 503
     with pytest.raises(CdsError):
         unreachable.remember_token("a" * 64, datetime.now(UTC), datetime.now(UTC))
+
+
+# -- evidence: references and offsets per card -------------------------------------------------
+
+
+def test_a_cards_evidence_is_kept_as_references_and_offsets(store):
+    from tests.builders import DISCHARGE, condition, pipeline, request
+
+    note = "Low back pain with left sciatica. Denies numbness."
+    result = pipeline().evaluate(DISCHARGE, request(condition(note=note)))
+    from cds_service.http.services import card_evidence
+
+    evidence = card_evidence(result)
+    store.record_cards(SERVICE, result.response["cards"], hook=HOOK,
+                       hook_instance=str(uuid.uuid4()), patient_id="patient-7",
+                       evidence=evidence)
+    [card] = [c for c in result.response["cards"]
+              if c["source"]["topic"]["code"] == "specificity-radicular"]
+    kept = store.card_evidence(card["uuid"])
+    assert kept == evidence[card["uuid"]]
+    sciatica = next(item for item in kept if item["finding"] == "sciatica")
+    assert (sciatica["reference"], sciatica["element"]) == ("Condition/c1", "note[0].text")
+    assert note[sciatica["start"]:sciatica["end"]] == "sciatica"
+    negated = next(item for item in kept if item["finding"] == "numbness")
+    assert negated["counted"] is False and negated["setAsideBy"] == "negation"
+    stored = " ".join(str(row) for row in store_rows(store))
+    for words in ("Low back pain", "left sciatica", "Denies", "M54.50"):
+        assert words not in stored
+    assert store.card_evidence("no-such-card") is None
+
+
+def store_rows(store):
+    with store.transaction(write=False) as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(
+            "SELECT evidence FROM cds_cards").fetchall()]

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 from ..terminology import ICD10CM_SYSTEM, Reading, Terminology
-from .model import Code, Diagnosis, EncounterFacts
+from .evidence import Evidence, Source, code_evidence, text_evidence, unique
+from .model import Code, Diagnosis, EncounterFacts, codings
 
 NONSPECIFIC = "LowBackPainNonspecific"
 SCIATICA = "SciaticaWithoutLumbago"
@@ -60,6 +62,21 @@ RADICULAR_TEXT = ("sciatica", "radiating_leg_pain", "radiculopathy")
 SIDE_SUPPORT_TEXT = ("straight_leg_raise", "numbness", "tingling", "weakness")
 MECHANISM_TEXT = ("lifting_injury", "fall", "other_injury")
 DISC_TEXT = ("disc_displacement", "disc_degeneration")
+LEVEL_TEXT = ("lumbar_level", "lumbosacral_level")
+INJURY_TEXT = ("strain", "sprain", *MECHANISM_TEXT, "active_treatment", "subsequent_care")
+# The evidence kept per family and picture: a card quotes a few, programs see them all.
+EVIDENCE_LIMIT = 12
+# The other diagnoses named as coded evidence of a picture: enough to show where a finding came
+# from, and bounded so that an abnormal record (thousands of diagnoses) stays linear.
+_CONTRIBUTORS = 4
+# the reader's concepts whose mentions are a family's evidence
+FAMILY_TEXT = {
+    "radicular": (*RADICULAR_TEXT, *SIDE_SUPPORT_TEXT),
+    "disc": DISC_TEXT,
+    "injury": INJURY_TEXT,
+    "vertebrogenic": ("vertebrogenic",),
+    "back_pain": ("low_back_pain",),
+}
 
 _VALUESETS = (NONSPECIFIC, SCIATICA, RADICULOPATHY, RADICULAR_SPECIFIED, DISC_DISPLACEMENT,
               DISC_DEGENERATION, DISC_NO_PATTERN, DISC_SPECIFIED, INJURY, STRAIN, SPRAIN,
@@ -124,6 +141,56 @@ class Documented:
     injury: Injury
     back_pain: bool  # low back pain itself is documented (for an uncoded sciatica or disc)
     vertebrogenic: bool
+    # the Encounter the texts of ``reading`` include the reason and type of (for ``sources``)
+    encounter: dict | None = field(default=None, repr=False)
+    # the coded elements that document a family: (family, evidence); family "coded" for the
+    # diagnosis's own codes
+    coded_evidence: list[tuple[str, Evidence]] = field(default_factory=list)
+    # the pictures of the diagnoses this one leads, whose documentation it speaks for
+    speaks_for: list[Documented] = field(default_factory=list)
+    # the picture this one is a copy of (the same codes, texts and evidence): its coded
+    # evidence, with this diagnosis in place of that one, worked out only when asked for
+    twin: Documented | None = field(default=None, repr=False)
+
+    @cached_property
+    def sources(self) -> tuple[Source, ...]:
+        """The texts ``reading`` was read from, by resource and element (a mention's
+        text_index); worked out only for the pictures a card quotes."""
+        return sources_of(self.diagnosis, self.encounter)
+
+    def evidence(self, family: str, limit: int = EVIDENCE_LIMIT) -> list[Evidence]:
+        """Where what this diagnosis documents for ``family`` (radicular, disc, injury,
+        vertebrogenic, back_pain) came from: the mentions the reading found (affirmed first,
+        then those set aside), the diagnosis's own codes, and the coded elements that document
+        the family; then the same for the diagnoses it leads. At most ``limit`` items."""
+        items = self._evidence(family, limit)
+        for led in self.speaks_for:
+            items += led._evidence(family, limit)
+        # the family's own words first (sciatica before the straight leg raise that gives its
+        # side), then codes; the order of the text within each
+        order = {concept: i for i, concept in enumerate(FAMILY_TEXT[family])}
+        counted = sorted((e for e in items if e.counted),
+                         key=lambda e: order.get(e.finding, len(order)) if e.kind == "text"
+                         else len(order))
+        return unique(counted + [e for e in items if not e.counted])[:limit]
+
+    def _evidence(self, family: str, limit: int) -> list[Evidence]:
+        concepts = FAMILY_TEXT[family]
+        items = text_evidence(self.reading, self.sources, concepts, limit)
+        if family in ("radicular", "disc"):
+            sentences = {e.sentence_start for e in items if e.counted}
+            items += [e for e in text_evidence(self.reading, self.sources, LEVEL_TEXT, limit)
+                      if e.counted and e.sentence_start in sentences]
+        items += [e for name, e in self._coded() if name in (family, "coded")]
+        return items
+
+    def _coded(self) -> list[tuple[str, Evidence]]:
+        if self.twin is None:
+            return self.coded_evidence
+        mine, theirs = self.diagnosis.reference, self.twin.diagnosis.reference
+        return [(name, replace(e, reference=mine) if e.reference == theirs else e)
+                for name, e in self.twin._coded()
+                if not (e.reference == mine and name != "coded")]
 
     @property
     def owner(self) -> str | None:
@@ -169,6 +236,7 @@ class LowBackGroup:
 
 
 EMPTY_GROUP = LowBackGroup([], None, [], [])
+
 
 
 # -- memberships -------------------------------------------------------------------------------
@@ -312,6 +380,12 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
     totals = _Totals(contributions)
     shared_evidence = list(facts.encounter_reason_codes)
     shared_evidence_words = [_code_words(c, terminology) for c in shared_evidence]
+    encounter_id = (facts.encounter or {}).get("id")
+    shared_places = [(f"Encounter/{encounter_id}" if encounter_id else None, element)
+                     for element, _ in _coded_elements((facts.encounter or {}).get(
+                         "reasonCode", []), "reasonCode")]
+    contributors = [(m.diagnosis, c) for m, c in zip(members, contributions, strict=True)
+                    if _families_of(c)][:_CONTRIBUTORS + 1]
 
     pictures: list[Documented] = []
     earlier = _earlier_injuries(facts, terminology)
@@ -332,7 +406,7 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
             continue
         picture = _picture(facts, terminology, member, own, totals, family,
                            tuple(nonspecific_coded), shared_evidence, shared_evidence_words,
-                           earlier)
+                           earlier, contributors, shared_places)
         seen_before[key] = picture
         pictures.append(picture)
     group = _lead(pictures, members, facts, terminology)
@@ -391,9 +465,39 @@ def _contribution(member: _Member, reader) -> _Contribution:
 
 def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
     """The texts a diagnosis is read from: its notes, code text and evidence, and the
-    Encounter's reason and type."""
+    Encounter's reason and type, in the order of ``sources_of``, which names each (a
+    mention's ``text_index`` is its index in both)."""
     return [*diagnosis.notes, diagnosis.code_text, *diagnosis.evidence_texts,
             *facts.encounter_reason_texts, *facts.encounter_type_texts]
+
+
+def sources_of(diagnosis: Diagnosis, encounter: dict | None) -> tuple[Source, ...]:
+    """Each text a diagnosis is read from, with the resource and element it is the value of: a
+    mention's ``text_index`` is its index here."""
+    condition = diagnosis.resource
+    me = diagnosis.reference
+    found = [Source(me, f"note[{i}].text", n["text"])
+             for i, n in enumerate(condition.get("note", [])) if n.get("text")]
+    found.append(Source(me, "code.text", diagnosis.code_text))
+    for i, evidence in enumerate(condition.get("evidence", [])):
+        found += _concept_sources(me, f"evidence[{i}].code", evidence.get("code", []))
+    encounter = encounter or {}
+    visit = f"Encounter/{encounter['id']}" if encounter.get("id") else None
+    found += _concept_sources(visit, "reasonCode", encounter.get("reasonCode", []))
+    found += [Source(visit, f"type[{i}].text", t["text"])
+              for i, t in enumerate(encounter.get("type", [])) if t.get("text")]
+    return tuple(found)
+
+
+def _concept_sources(reference: str | None, element: str, concepts: list[dict]) -> list[Source]:
+    """The texts of CodeableConcepts: each one's text, then its codings' displays."""
+    found = []
+    for i, concept in enumerate(concepts):
+        if concept.get("text"):
+            found.append(Source(reference, f"{element}[{i}].text", concept["text"]))
+        found += [Source(reference, f"{element}[{i}].coding[{k}].display", c["display"])
+                  for k, c in enumerate(concept.get("coding", [])) if c.get("display")]
+    return found
 
 
 def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
@@ -406,7 +510,7 @@ def _copy(twin: Documented, diagnosis: Diagnosis) -> Documented:
              list(twin.disc.extra_codes)),
         Injury(set(twin.injury.kinds), twin.injury.mechanism, twin.injury.subsequent,
                twin.injury.active, twin.injury.healing, twin.injury.specified),
-        twin.back_pain, twin.vertebrogenic)
+        twin.back_pain, twin.vertebrogenic, twin.encounter, twin=twin)
 
 
 def _earlier_injuries(facts: EncounterFacts, terminology: Terminology
@@ -428,7 +532,9 @@ def _earlier_injuries(facts: EncounterFacts, terminology: Terminology
 def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _Totals,
              family: str, old_codes: tuple[str, ...], shared_evidence: list[Code],
              shared_evidence_words: list[list[str]],
-             earlier: list[tuple[Diagnosis, str]]) -> Documented:
+             earlier: list[tuple[Diagnosis, str]],
+             contributors: list[tuple[Diagnosis, _Contribution]] = (),
+             shared_places: list[tuple[str | None, str]] = ()) -> Documented:
     diagnosis = member.diagnosis
     reader = terminology.text
     reading = diagnosis.reading or reader.read(*texts_of(diagnosis, facts))
@@ -490,8 +596,70 @@ def _picture(facts, terminology, member: _Member, own: _Contribution, totals: _T
     injury.specified = bool(own.injury_specified or totals.without(own, "injury_specified"))
     back_pain = (bool(old_codes) or own.back_pain or bool(totals.without(own, "back_pain"))
                  or reading.present("low_back_pain"))
-    return Documented(diagnosis, family, old_codes, reading, radicular, disc, injury,
-                      back_pain, reading.present("vertebrogenic"))
+    picture = Documented(diagnosis, family, old_codes, reading, radicular, disc, injury,
+                         back_pain, reading.present("vertebrogenic"),
+                         encounter=facts.encounter)
+    places = [(diagnosis.reference, element) for element, _ in _coded_elements(
+        diagnosis.resource.get("evidence", []), "evidence", "code")] + list(shared_places)
+    picture.coded_evidence = _coded_evidence(diagnosis, own, contributors, evidence,
+                                             evidence_in, places, earlier)
+    return picture
+
+
+def _families_of(contribution: _Contribution) -> list[str]:
+    """The families another diagnosis's codes document for the rest."""
+    found = []
+    if contribution.radicular_kinds or contribution.radicular_specified:
+        found.append("radicular")
+    if contribution.disc_kinds or contribution.disc_specified:
+        found.append("disc")
+    if contribution.injury_specified:
+        found.append("injury")
+    return found
+
+
+def _coded_elements(items: list[dict], element: str, inner: str | None = None
+                    ) -> list[tuple[str, Code]]:
+    """Each coding of CodeableConcepts (``reasonCode``) or of a list of backbone elements
+    holding them (``evidence[i].code``), with the element it is in, in the order of
+    ``codings``."""
+    found = []
+    for i, item in enumerate(items):
+        concepts = item.get(inner, []) if inner else [item]
+        for j, concept in enumerate(concepts):
+            place = f"{element}[{i}].{inner}[{j}]" if inner else f"{element}[{i}]"
+            found += [(place, code) for code in codings([concept])]
+    return found
+
+
+def _coded_evidence(diagnosis: Diagnosis, own: _Contribution,
+                    contributors: list[tuple[Diagnosis, _Contribution]], evidence: list[Code],
+                    evidence_in: list[set[str]], places: list[tuple[str | None, str]],
+                    earlier: list[tuple[Diagnosis, str]]) -> list[tuple[str, Evidence]]:
+    """The coded elements behind a picture: its own codes, the evidence and reason codes that
+    fall in a family, the other diagnoses whose codes document one, an earlier injury."""
+    found = [("coded", code_evidence("coded", diagnosis.reference, "code", code))
+             for code in diagnosis.codes]
+    found += [(name, code_evidence("coded", diagnosis.reference, "code", code))
+              for name in _families_of(own) for code in diagnosis.codes]
+    for code, names, (reference, element) in zip(evidence, evidence_in, places, strict=True):
+        for name, kinds in (("radicular", _radicular_kinds(names)),
+                            ("disc", _disc_kinds(names)),
+                            ("injury", names & {STRAIN, SPRAIN})):
+            if kinds:
+                found.append((name, code_evidence(sorted(kinds)[0], reference, element, code)))
+    for other, contribution in contributors:
+        if other is diagnosis:
+            continue
+        for name in _families_of(contribution):
+            found += [(name, code_evidence("coded", other.reference, "code", code))
+                      for code in other.codes]
+    for other, kind in earlier[:_CONTRIBUTORS]:
+        day = other.resource.get("onsetDateTime") or other.resource.get("recordedDate")
+        found += [("injury", code_evidence(kind, other.reference, "code", code,
+                                           day[:10] if isinstance(day, str) else None))
+                  for code in other.codes]
+    return found
 
 
 def _lead(pictures: list[Documented], members: list[_Member], facts: EncounterFacts,
@@ -551,6 +719,7 @@ def _take_documentation(host: Documented, led: Documented) -> None:
                                              else set()))
     host.back_pain = True
     host.vertebrogenic = host.vertebrogenic or led.vertebrogenic
+    host.speaks_for.append(led)
 
 
 # -- pieces --------------------------------------------------------------------------------------

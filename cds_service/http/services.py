@@ -16,6 +16,13 @@ from .rule_pages import rule_pages_base
 bp = Blueprint("services", __name__)
 
 
+def card_evidence(result) -> dict[str, list[dict]]:
+    """Each card's evidence as the feedback store keeps it: references and offsets only."""
+    return {card["uuid"]: [item.as_reference() for item in finding.evidence]
+            for finding, card in zip(result.findings, result.response["cards"], strict=True)
+            if finding.evidence}
+
+
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> Response:
     if service_id not in SERVICES:
@@ -37,7 +44,8 @@ def call_service(service_id: str) -> Response:
                                           hook_instance=g.hook_instance,
                                           patient_id=result.request.patient_id,
                                           client_issuer=g.get("client_issuer"),
-                                          client_tenant=g.get("client_tenant"))
+                                          client_tenant=g.get("client_tenant"),
+                                          evidence=card_evidence(result))
     return json_response(result.response)
 
 

@@ -4,7 +4,10 @@ wording is the rule's template in ``cards/``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ..facts.evidence import Evidence
 
 # A rule that finds more than this on one call is looking at an abnormal record (thousands of
 # duplicated diagnoses): it stops there, since the rest would only repeat the first ones and
@@ -40,3 +43,6 @@ class Finding:
     indicator: Literal["info", "warning", "critical"] | None = None
     # the resource the finding is about ("Condition/c1", "ServiceRequest/o1"), when it has one
     target: str | None = None
+    # what the finding rests on, as the facts layer read it (facts.evidence): the card's "Why"
+    # section, and references and offsets for programs; affirmed items first
+    evidence: list[Evidence] = field(default_factory=list)

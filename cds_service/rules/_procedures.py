@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from ..facts import Diagnosis, EncounterFacts, ProcedureFact
+from ..facts.evidence import Evidence, unique
 from ..terminology import (
     CANONICAL_BASE,
     CPT_SYSTEM,
@@ -228,3 +229,16 @@ def _region_words(terminology: Terminology) -> dict[str, list[str]]:
         table[region] = [" ".join(_WORDS.findall(str(p.get("valueString", "")).lower()))
                          for p in concept.get("property", []) if p.get("code") == "text-word"]
     return table
+
+
+def billed_evidence(*billed: BilledCode) -> list[Evidence]:
+    """The coded elements a procedure finding rests on: each order's or procedure's code, with
+    the day it was performed or ordered."""
+    found = []
+    for item in billed:
+        service = item.service
+        day = service.performed_on.isoformat() if service.performed_on else (
+            (service.resource.get("authoredOn") or "")[:10] or None)
+        found.append(Evidence("code", "billed", service.reference, "code", system=item.system,
+                              code=item.code, date=day))
+    return unique(found)

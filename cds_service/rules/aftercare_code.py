@@ -17,6 +17,8 @@ LbpDocumentedFindingToIcd10cm maps to it.
 from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
+from ..facts.documented import EVIDENCE_LIMIT, sources_of
+from ..facts.evidence import Evidence, diagnosis_codes, procedure_codes, text_evidence, unique
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
 from ..terminology.text import STATUS_ORDER
 from ._fhir import new_condition, recoded, without_codes
@@ -59,6 +61,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     arthrodesis = [d for d in facts.diagnoses if _coded_in(terminology, ARTHRODESIS, d)]
     readings = [d.reading for d in facts.diagnoses if d.reading] or [terminology.text.read(
         *facts.encounter_reason_texts, *facts.encounter_type_texts)]
+    evidence = _evidence(facts, surgeries, arthrodesis)
     said_fusion = _said(readings, "spinal_fusion")
     said_surgery = said_fusion or _said(readings, "spine_surgery")
     fusion = fused_by_procedure or bool(arthrodesis) or said_fusion
@@ -110,7 +113,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         findings.append(Finding(RULE_ID, params={**params, "case": "wrong_code", "wrong": code,
                                                  "wrong_display": suggestion_params[
                                                      "wrong_display"]},
-                                suggestions=suggestions, indicator="warning"))
+                                suggestions=suggestions, indicator="warning",
+                                evidence=diagnosis_codes(diagnosis, [code]) + evidence))
     if findings:
         return findings
 
@@ -126,17 +130,20 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         if status and status not in on_encounter:
             return [Finding(RULE_ID, params={**params, "case": "status_only"},
                             suggestions=[Suggestion("add_status", status_action(),
-                                                    params=params)])]
+                                                    params=params)],
+                            evidence=evidence)]
         return []
     if aftercare not in on_encounter:
         actions = [Action("create", "add_aftercare",
                           resource=new_condition(facts, aftercare, terminology)),
                    *status_action()]
         return [Finding(RULE_ID, params={**params, "case": "missing_aftercare"},
-                        suggestions=[Suggestion("add_aftercare", actions, params=params)])]
+                        suggestions=[Suggestion("add_aftercare", actions, params=params)],
+                        evidence=evidence)]
     if status and status not in on_encounter:
         return [Finding(RULE_ID, params={**params, "case": "missing_status"},
-                        suggestions=[Suggestion("add_status", status_action(), params=params)])]
+                        suggestions=[Suggestion("add_status", status_action(), params=params)],
+                        evidence=evidence)]
     return []
 
 
@@ -153,3 +160,21 @@ def _said(readings: list, concept: str) -> bool:
 def _coded_in(terminology: Terminology, valueset: str, diagnosis: Diagnosis) -> bool:
     contains = terminology.store.valueset(valueset).contains
     return any(contains(ICD10CM_SYSTEM, code) for code in diagnosis.coded)
+
+
+_SURGERY_TEXT = ("spinal_fusion", "spine_surgery", "aftercare_visit")
+# the diagnoses whose texts are quoted: the surgery is usually in the first note that says it
+_TEXTS_SHOWN = 3
+
+
+def _evidence(facts: EncounterFacts, surgeries: list, arthrodesis: list[Diagnosis]
+              ) -> list[Evidence]:
+    """The surgeries on the record, the arthrodesis status coded, and what the notes say of the
+    surgery and of the visit's purpose."""
+    found = [e for p in surgeries for e in procedure_codes(p)]
+    found += [e for d in arthrodesis for e in diagnosis_codes(d)]
+    read = [d for d in facts.diagnoses if d.reading and d.reading.of(*_SURGERY_TEXT)]
+    for diagnosis in read[:_TEXTS_SHOWN]:
+        found += text_evidence(diagnosis.reading, sources_of(diagnosis, facts.encounter),
+                               _SURGERY_TEXT, EVIDENCE_LIMIT)
+    return unique(found)

@@ -15,6 +15,7 @@ from . import Finding
 from ._procedures import (
     CPT_FACTS,
     billed_codes,
+    billed_evidence,
     concept_property,
     payer_is_medicare,
     procedure_display,
@@ -49,5 +50,5 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "code": billed.code,
             "display": procedure_display(terminology, billed.system, billed.code) or "",
             "ordered": billed.service.is_order,
-        }))
+        }, evidence=billed_evidence(billed)))
     return findings

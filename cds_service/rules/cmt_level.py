@@ -18,6 +18,7 @@ from ._procedures import (
     CMT_CODES,
     CPT_FACTS,
     billed_codes,
+    billed_evidence,
     concept_property,
     documented_regions,
     procedure_display,
@@ -81,6 +82,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 "ordered": billed.service.is_order,
             },
             suggestions=suggestions,
+            evidence=billed_evidence(billed),
         ))
     return findings
 

@@ -22,6 +22,7 @@ from ._procedures import (
     SPINAL_REGIONS_SYSTEM,
     SUBLUXATION_MAP,
     billed_codes,
+    billed_evidence,
     documented_regions,
     has_subluxation,
     payer_is_medicare,
@@ -83,4 +84,5 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "ordered": facts.hook == "order-sign",
         },
         suggestions=suggestions,
+        evidence=billed_evidence(*cmt),
     )]

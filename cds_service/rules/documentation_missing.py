@@ -23,6 +23,7 @@ these elements behind an unspecified code is common payer policy: check your pay
 from __future__ import annotations
 
 from ..facts import EncounterFacts
+from ..facts.evidence import absent_evidence, unique
 from ..terminology import Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Finding
 
@@ -41,6 +42,18 @@ VALUESETS = (
 
 ELEMENTS = ("location", "onset", "character_severity", "associated_symptoms", "exam",
             "assessment")
+# the Condition's coded elements each element of documentation is looked for in (FHIR R4)
+RECORD_ELEMENTS = {
+    "location": ("bodySite",),
+    "onset": ("onset[x]",),
+    "character_severity": ("severity",),
+    "associated_symptoms": (),
+    "exam": ("evidence.detail",),
+    "assessment": (),
+}
+# the elements also looked for in the diagnosis's texts (its notes, code text, evidence)
+READ_IN_TEXT = frozenset({"onset", "character_severity", "associated_symptoms", "exam",
+                          "assessment"})
 ASSOCIATED_SYMPTOMS = ("numbness", "tingling", "weakness", "radiating_leg_pain", "radiation_any",
                        "sciatica")
 
@@ -67,11 +80,16 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         missing = [element for element in ELEMENTS if not present[element]]
         if not missing:
             continue
+        texts = [s.element for s in seen.sources if s.reference == diagnosis.reference and s.text]
+        looked_at = [absent_evidence(name, diagnosis.reference, element)
+                     for name in missing
+                     for element in (*RECORD_ELEMENTS[name], *(texts if name in READ_IN_TEXT
+                                                              else ()))]
         findings.append(Finding(RULE_ID, params={
             # an ICD-10-CM code where there is one; an uncoded diagnosis by its own words
             "code": diagnosis.coded[0] if diagnosis.coded else diagnosis.name,
             "missing": missing,
             "count": len(missing),
             "date": diagnosis.date_of_service.isoformat(),
-        }, target=diagnosis.reference))
+        }, target=diagnosis.reference, evidence=unique(looked_at)))
     return findings

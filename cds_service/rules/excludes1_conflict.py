@@ -21,6 +21,7 @@ from bisect import bisect_left
 from datetime import date
 
 from ..facts import Diagnosis, EncounterFacts
+from ..facts.evidence import diagnosis_codes
 from ..terminology import Terminology
 from ._excludes import drop_choices
 from ._fhir import recoded, without_codes
@@ -110,6 +111,10 @@ def _conflicting_pairs(codes: list[str], terminology: Terminology, day: date
     return sorted(pairs)
 
 
+# the Conditions named as evidence for each code of a pair: a record may repeat a code
+_HOLDERS_SHOWN = 3
+
+
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     icd = terminology.icd
     day = facts.date_of_service
@@ -145,7 +150,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "choices": len(suggestions),
             "date": day.isoformat(),
             "uncoded": "", "uncoded_system": "",
-        }, suggestions=suggestions, target=(by_code[recommended or first][0]).reference))
+        }, suggestions=suggestions, target=(by_code[recommended or first][0]).reference,
+            evidence=[e for code in (first, second) for d in by_code[code][:_HOLDERS_SHOWN]
+                      for e in diagnosis_codes(d, [code])]))
     plan = uncoded_plan(facts, terminology)
     if plan is not None and plan.state == "excludes1":
         findings.append(_uncoded_finding(plan, facts, terminology))
@@ -184,4 +191,6 @@ def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Term
         "date": host.date_of_service.isoformat(),
         "uncoded": host.name, "uncoded_system": system_name(host),
         "release": icd.release_label(day),
-    }, suggestions=[suggestion], target=host.reference)
+    }, suggestions=[suggestion], target=host.reference,
+        evidence=diagnosis_codes(host) + [e for item in plan.conflicts[:_HOLDERS_SHOWN]
+                                          for e in diagnosis_codes(item.diagnosis, [item.code])])

@@ -65,4 +65,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         "side": plan.host.radicular.side or "",
         "disc": sorted(plan.host.disc.kinds),
         "merged": [d.name for d in plan.merged],
-    }, suggestions=suggestions, target=diagnosis.reference)]
+    }, suggestions=suggestions, target=diagnosis.reference,
+        # its own code (SNOMED CT, WHO ICD-10) and what its texts say of low back pain
+        evidence=plan.host.evidence("back_pain"))]

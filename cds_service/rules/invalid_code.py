@@ -12,6 +12,7 @@ files); code data from the CDC ICD-10-CM tabular, FY2026 (April 2026), with the 
 from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
+from ..facts.evidence import Evidence, diagnosis_codes
 from ..terminology import Terminology
 from ._fhir import without_codes
 from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
@@ -86,6 +87,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                     },
                     suggestions=suggestions,
                     target=diagnosis.reference,
+                    evidence=diagnosis_codes(diagnosis, [code]) + (
+                        _evidence_of_documented(facts, diagnosis) if documented else []),
                 )
             )
     return findings
@@ -119,6 +122,15 @@ def _removal(diagnosis: Diagnosis, code: str) -> Action | None:
     if diagnosis.reference:
         return Action("delete", "delete_invalid", resource_id=diagnosis.reference)
     return None
+
+
+def _evidence_of_documented(facts: EncounterFacts, diagnosis: Diagnosis) -> list[Evidence]:
+    """What the more specific code offered rests on: the documentation of the family that
+    speaks for the diagnosis (radicular features for a coded disc)."""
+    seen = facts.low_back.of(diagnosis) if facts.low_back else None
+    if seen is None:
+        return []
+    return [e for e in seen.evidence(seen.owner or "radicular") if e.finding != "coded"]
 
 
 def _what(facts: EncounterFacts, diagnosis: Diagnosis) -> set[str]:

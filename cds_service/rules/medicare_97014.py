@@ -16,6 +16,7 @@ from . import Action, Finding, Suggestion
 from ._procedures import (
     MEDICARE_REPLACEMENTS,
     billed_codes,
+    billed_evidence,
     payer_is_medicare,
     procedure_display,
     with_procedure_code,
@@ -67,5 +68,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 "ordered": service.is_order,
             },
             suggestions=suggestions,
+            evidence=billed_evidence(billed),
         ))
     return findings

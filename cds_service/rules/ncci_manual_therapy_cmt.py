@@ -18,6 +18,7 @@ from . import Finding
 from ._procedures import (
     NCCI_CMT_PAIRS,
     billed_codes,
+    billed_evidence,
     documented_regions,
     encounter_services,
     procedure_display,
@@ -61,5 +62,5 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                     "manual_display":
                         procedure_display(terminology, second.system, second.code) or "",
                     "regions": documented_regions(facts.diagnoses, terminology),
-                }))
+                }, evidence=billed_evidence(first, second)))
     return findings

@@ -23,6 +23,7 @@ from ._procedures import (
     JUDGED_PROCEDURES,
     PAIRING_MAP,
     billed_codes,
+    billed_evidence,
     icd_codes,
     map_with_ancestors,
     procedure_display,
@@ -87,5 +88,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 "diagnoses": diagnoses,
             },
             suggestions=suggestions,
+            evidence=billed_evidence(billed),
         ))
     return findings

@@ -69,7 +69,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "radicular": sorted(seen.radicular.kinds),
             "region": regions[0] if len(regions) == 1 else "",
             "merged": bool(disc.absorb or disc.extra_codes),
-        }, suggestions=suggestions, target=diagnosis.reference))
+        }, suggestions=suggestions, target=diagnosis.reference,
+            evidence=seen.evidence("disc")))
     plan = specific_plan(facts, terminology, "disc")
     suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
     if plan is not None and suggestions:
@@ -81,7 +82,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "region": next(iter(plan.host.disc.regions)) if len(plan.host.disc.regions) == 1
             else "",
             "merged": bool(plan.merged),
-        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference,
+            evidence=plan.host.evidence("disc")))
     findings += _disc_with_radiculopathy(facts, terminology)
     return findings
 
@@ -123,5 +125,7 @@ def _disc_with_radiculopathy(facts: EncounterFacts, terminology: Terminology
             "radicular": sorted(seen.radicular.kinds),
             "region": region,
             "merged": bool(merged),
-        }, suggestions=[suggestion], target=diagnosis.reference))
+        }, suggestions=[suggestion], target=diagnosis.reference,
+            # the disc is coded; the radicular features it leaves uncoded are the evidence
+            evidence=seen.evidence("radicular")))
     return findings

@@ -67,6 +67,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "kinds": sorted(injury.kinds),
             "phase": "subsequent" if injury.subsequent else "initial",
         }, suggestions=suggestions, target=diagnosis.reference,
+            evidence=seen.evidence("injury"),
             # a mechanism without the kind of injury is a prompt, not a coding error
             indicator=None if injury.kinds else "info"))
     plan = specific_plan(facts, terminology, "injury")
@@ -77,7 +78,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "case": "nonspecific",
             "kinds": sorted(plan.host.injury.kinds),
             "phase": "subsequent" if plan.host.injury.subsequent else "initial",
-        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference,
+            evidence=plan.host.evidence("injury")))
     findings += _phase_of_care(facts, terminology)
     return findings
 
@@ -107,7 +109,8 @@ def _phase_of_care(facts: EncounterFacts, terminology: Terminology) -> list[Find
                 "case": "phase",
                 "kinds": [],
                 "phase": "subsequent",
-            }, suggestions=[suggestion], target=seen.diagnosis.reference))
+            }, suggestions=[suggestion], target=seen.diagnosis.reference,
+                evidence=seen.evidence("injury")))
     return findings
 
 

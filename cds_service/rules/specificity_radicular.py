@@ -59,7 +59,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "kinds": sorted(radicular.kinds),
             "side": radicular.side or "",
             "merged": bool(radicular.absorb or radicular.extra_codes),
-        }, suggestions=suggestions, target=diagnosis.reference))
+        }, suggestions=suggestions, target=diagnosis.reference,
+            evidence=seen.evidence("radicular")))
     plan = specific_plan(facts, terminology, "radicular")
     suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
     if plan is not None and suggestions:
@@ -68,5 +69,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "kinds": sorted(plan.host.radicular.kinds),
             "side": plan.host.radicular.side or "",
             "merged": bool(plan.merged),
-        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference,
+            evidence=plan.host.evidence("radicular")))
     return findings

@@ -46,7 +46,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             **offered_params(seen, [suggestion]),
             "new": suggestion.params["new"],
             "display": suggestion.params["display"],
-        }, suggestions=[suggestion], target=diagnosis.reference))
+        }, suggestions=[suggestion], target=diagnosis.reference,
+            evidence=seen.evidence("vertebrogenic")))
     plan = specific_plan(facts, terminology, None)
     suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
     if plan is not None and suggestions:
@@ -54,5 +55,6 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             **offered_params(plan.host, suggestions),
             "new": suggestions[0].params["new"],
             "display": suggestions[0].params["display"],
-        }, suggestions=suggestions, target=plan.host.diagnosis.reference))
+        }, suggestions=suggestions, target=plan.host.diagnosis.reference,
+            evidence=plan.host.evidence("vertebrogenic")))
     return findings

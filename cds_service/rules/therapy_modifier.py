@@ -18,6 +18,7 @@ from ._procedures import (
     THERAPY_CODES,
     THERAPY_THRESHOLDS,
     billed_codes,
+    billed_evidence,
     concept_property,
     payer_is_medicare,
     procedure_display,
@@ -59,7 +60,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         "kx_threshold": _dollars(kx),
         "review_threshold": _dollars(review),
         "evidence": concept_property(concept, "evidence") or "",
-    })]
+    }, evidence=billed_evidence(*therapy))]
 
 
 def _dollars(amount) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from . import schema
 
 CARD_COLUMNS = ("card_uuid", "service_id", "hook", "hook_instance", "rule_id", "indicator",
-                "patient_hash", "issued_at", "client_issuer", "client_tenant")
+                "patient_hash", "issued_at", "client_issuer", "client_tenant", "evidence")
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ cards = Table(
     # client authentication): feedback on the card is taken from that client only
     Column("client_issuer", Text(), nullable=True),
     Column("client_tenant", Text(), nullable=True),
+    # what the card rests on, as JSON: references and offsets only, never the words of a note
+    # (Evidence.as_reference); NULL for a card without evidence
+    Column("evidence", Text(), nullable=True),
     Index("ix_cds_cards_rule_id", "rule_id"),
     Index("ix_cds_cards_issued_at", "issued_at"),
 )

@@ -340,9 +340,12 @@ class SqlFeedbackStore:
     # -- the store's interface ------------------------------------------------------------
     def record_cards(self, service_id: str, cards: list[dict], *, hook: str,
                      hook_instance: str, patient_id: str | None,
-                     client_issuer: str | None = None, client_tenant: str | None = None) -> None:
+                     client_issuer: str | None = None, client_tenant: str | None = None,
+                     evidence: dict[str, list[dict]] | None = None) -> None:
         """Remember every card returned by one hook call, in one transaction, with the client
-        (verified issuer and tenant; None without client authentication) it was issued to."""
+        (verified issuer and tenant; None without client authentication) it was issued to.
+        ``evidence``: by card uuid, what each rests on as references and offsets
+        (``Evidence.as_reference``), never the words of a text."""
         if not cards:
             return
         self._ensure_prepared_or_503()
@@ -356,6 +359,8 @@ class SqlFeedbackStore:
                 "indicator": card["indicator"], "patient_hash": patient_hash,
                 "issued_at": issued_at, "client_issuer": client_issuer,
                 "client_tenant": client_tenant,
+                "evidence": json.dumps(evidence[card["uuid"]], separators=(",", ":")) if (
+                    evidence and evidence.get(card["uuid"])) else None,
             })
             suggestion_rows.extend(
                 {"card_uuid": card["uuid"], "suggestion_uuid": s["uuid"]}
@@ -453,6 +458,16 @@ class SqlFeedbackStore:
         except StoreError:
             log.error("feedback store unavailable", extra={"error_type": "StoreError"})
             raise _unavailable() from None
+
+    def card_evidence(self, card_uuid: str) -> list[dict] | None:
+        """What a stored card rests on (references and offsets); None for an unknown card."""
+        table = schema.cards
+        with self.transaction(write=False) as connection:
+            row = connection.execute(select(table.c.evidence).where(
+                table.c.card_uuid == card_uuid)).first()
+        if row is None:
+            return None
+        return json.loads(row[0]) if row[0] else []
 
     def feedback_for(self, card_uuid: str) -> list[FeedbackItem]:
         """The feedback stored for one card, oldest first (as parsed, instants in UTC)."""
