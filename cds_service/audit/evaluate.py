@@ -83,7 +83,10 @@ class PartitionResult:
 
 
 @dataclass
-class _Resource:
+class PatientResource:
+    """One of a patient's resources as read from the export, with what the prefetch selection
+    needs (``patient_resource`` fills it)."""
+
     source: tuple[int, int]  # (file index, line)
     resource: dict
     encounter_id: str | None = None  # the encounter a Condition/Procedure is linked to
@@ -131,14 +134,14 @@ def _read_partition(folder: Path) -> dict[str, list[tuple[int, int, bytes, bytes
 def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask,
                    result: PartitionResult, problems: ProblemWriter, cards_out, rows_out) -> None:
     records.sort(key=lambda record: (record[0], record[1]))  # export order
-    patient: _Resource | None = None
-    encounters: dict[str, _Resource] = {}
-    unnamed_encounters: list[_Resource] = []
-    linked: dict[str, list[_Resource]] = {"Condition": [], "Procedure": [], "Coverage": []}
+    patient: PatientResource | None = None
+    encounters: dict[str, PatientResource] = {}
+    unnamed_encounters: list[PatientResource] = []
+    linked: dict[str, list[PatientResource]] = {"Condition": [], "Procedure": [], "Coverage": []}
     seen: set[tuple[bytes, str]] = set()
     for file_index, number, resource_type, raw in records:
         resource = orjson.loads(raw)  # read once already: valid JSON
-        item = _Resource((file_index, number), resource)
+        item = PatientResource((file_index, number), resource)
         resource_id = resource.get("id")
         if isinstance(resource_id, str):
             if (resource_type, resource_id) in seen:
@@ -155,10 +158,7 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
                 unnamed_encounters.append(item)
         else:
             kind = resource_type.decode()
-            if kind != "Coverage":
-                item.encounter_id = reference_id(resource.get("encounter"), "Encounter")
-                item.day = _resource_day(resource)
-            linked[kind].append(item)
+            linked[kind].append(patient_resource(item))
     result.encounters += len(encounters) + len(unnamed_encounters)
     for kind in ("Condition", "Procedure"):
         for item in linked[kind]:
@@ -221,15 +221,15 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
             rows_out.write(key + b"\t" + orjson.dumps(row) + b"\n")
 
 
-def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter: _Resource,
-                        patient: _Resource | None, linked: dict[str, list[_Resource]],
+def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter: PatientResource,
+                        patient: PatientResource | None, linked: dict[str, list[PatientResource]],
                         discharge_day: str, excluded: set[tuple[int, int]],
                         problems: ProblemWriter) -> tuple[dict | None, dict[str, dict]]:
     """The encounter-discharge response for one encounter; a resource the checks refuse as not
     valid FHIR is reported once, left out of this and the patient's later calls, and the call
     made again without it, as a client would after fixing its data."""
     carried = {kind: [item for item in items
-                      if item.source not in excluded and _carried(item, encounter_id,
+                      if item.source not in excluded and carried_at_discharge(item, encounter_id,
                                                                   discharge_day)]
                for kind, items in linked.items()}
     while True:
@@ -266,8 +266,8 @@ def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter:
         return result.response, by_reference
 
 
-def _refused_resource(exc: CdsError, carried: dict[str, list[_Resource]],
-                      patient: _Resource | None) -> tuple[_Resource, str, str] | None:
+def _refused_resource(exc: CdsError, carried: dict[str, list[PatientResource]],
+                      patient: PatientResource | None) -> tuple[PatientResource, str, str] | None:
     field_path = exc.field or ""
     if exc.status != 400:
         return None
@@ -291,7 +291,14 @@ def _message_without_prefix(exc: CdsError, prefix: str, resource_type: str) -> s
     return message.replace(prefix, resource_type, 1) if message.startswith(prefix) else message
 
 
-def _carried(item: _Resource, encounter_id: str, discharge_day: str) -> bool:
+def patient_resource(item: PatientResource) -> PatientResource:
+    if item.resource.get("resourceType") in ("Condition", "Procedure"):
+        item.encounter_id = reference_id(item.resource.get("encounter"), "Encounter")
+        item.day = resource_day(item.resource)
+    return item
+
+
+def carried_at_discharge(item: PatientResource, encounter_id: str, discharge_day: str) -> bool:
     """Whether the prefetch at this encounter's discharge would have carried the resource: it
     belongs to the encounter (coded during or after the visit), or it existed by that day."""
     if item.encounter_id == encounter_id or item.day is None:
@@ -299,7 +306,7 @@ def _carried(item: _Resource, encounter_id: str, discharge_day: str) -> bool:
     return item.day <= discharge_day
 
 
-def _resource_day(resource: dict) -> str | None:
+def resource_day(resource: dict) -> str | None:
     for value in (resource.get("recordedDate"), resource.get("onsetDateTime"),
                   resource.get("performedDateTime"),
                   _period_start(resource.get("onsetPeriod")),
