@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthea_export import export_folder  # noqa: E402
 
 from cds_service.audit import AuditOptions, run_audit  # noqa: E402
+from cds_service.audit.engines import WORKER_CONFIG  # noqa: E402
 from cds_service.audit.evaluate import (  # noqa: E402
     SERVICE_ID,
     PatientResource,
@@ -80,27 +81,33 @@ def encounter_calls(folder: Path) -> list[tuple[dict, date]]:
     return calls
 
 
-def baseline(folder: Path) -> tuple[float, int, int]:
+def baseline(folder: Path) -> tuple[float, float, int, int]:
     calls = encounter_calls(folder)
     pipeline = audit_pipeline()
     cards = 0
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     for body, today in calls:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = pipeline.evaluate(SERVICE_ID, body, today)
         elapsed += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
         cards += len(result.response["cards"])
-    return elapsed, cards, len(calls)
+    return elapsed, cpu, cards, len(calls)
 
 
 def audit(folder: Path, engine: str, workers: int, scheduler: str | None = None
           ) -> tuple[float, dict]:
     audit_pipeline()  # loaded before the clock starts, as on the Dask workers
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as out:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         summary = run_audit(AuditOptions(inputs=[str(folder)], out=out, engine=engine,
                                          workers=workers, scheduler=scheduler), progress=False)
-        return time.perf_counter() - start, summary
+        return time.perf_counter() - start, _cpu_seconds() - cpu, summary
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _load_pipeline() -> None:
@@ -108,13 +115,16 @@ def _load_pipeline() -> None:
 
 
 def dask_audit(folder: Path, workers: int) -> tuple[float, dict]:
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(
-            cluster) as client:
+    with dask.config.set(WORKER_CONFIG), LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(_load_pipeline)  # each worker loads the terminology before the clock starts
-        return audit(folder, "dask", workers, cluster.scheduler_address)
+        before = sum(client.run(_cpu_seconds).values())
+        seconds, cpu, summary = audit(folder, "dask", workers, cluster.scheduler_address)
+        return seconds, cpu + sum(client.run(_cpu_seconds).values()) - before, summary
 
 
 def _in_fresh_process(function, *args):
@@ -138,12 +148,16 @@ def main() -> None:
 
     # each measurement in a fresh process: nothing one remembers (validated resources, notes
     # read, card texts) helps the next
-    base_seconds, base_cards, encounters = _in_fresh_process(baseline, folder)
-    base_rate = encounters / base_seconds
-    print(f"{'run':<28} {'encounters':>10} {'cards':>7} {'seconds':>8} {'enc/s':>8} "
-          f"{'per worker':>10} {'ratio':>7}")
-    print(f"{'baseline: evaluate 1 by 1':<28} {encounters:>10} {base_cards:>7} "
-          f"{base_seconds:>8.2f} {base_rate:>8.1f} {base_rate:>10.1f} {'1.00':>7}")
+    base_seconds, base_cpu, base_cards, encounters = _in_fresh_process(baseline, folder)
+    base_rate, base_cpu_rate = encounters / base_seconds, encounters / base_cpu
+    print("ratio: throughput per worker / the baseline's (wall clock); cpu ratio: encounters "
+          "per CPU second / the baseline's (all processes, so contention from other work on "
+          "the machine does not count)")
+    print(f"{'run':<26} {'encounters':>10} {'cards':>6} {'seconds':>8} {'cpu s':>8} "
+          f"{'enc/s':>7} {'per worker':>10} {'ratio':>6} {'cpu ratio':>9}")
+    print(f"{'baseline: evaluate 1 by 1':<26} {encounters:>10} {base_cards:>6} "
+          f"{base_seconds:>8.2f} {base_cpu:>8.2f} {base_rate:>7.1f} {base_rate:>10.1f} "
+          f"{1:>6.2f} {1:>9.2f}")
     runs = [("audit local, 1 worker", 1, lambda: _in_fresh_process(audit, folder, "local", 1))]
     if not args.skip_dask:
         runs += [("audit dask, 1 worker", 1, lambda: _in_fresh_process(dask_audit, folder, 1)),
@@ -151,12 +165,13 @@ def main() -> None:
                   lambda: _in_fresh_process(dask_audit, folder, 2))]
     seconds_by_run = {}
     for label, workers, run in runs:
-        seconds, summary = run()
+        seconds, cpu, summary = run()
         seconds_by_run[label] = seconds
         audited = summary["encounters"]["audited"]
         rate = audited / seconds
-        print(f"{label:<28} {audited:>10} {summary['cards']:>7} {seconds:>8.2f} {rate:>8.1f} "
-              f"{rate / workers:>10.1f} {rate / workers / base_rate:>7.2f}")
+        print(f"{label:<26} {audited:>10} {summary['cards']:>6} {seconds:>8.2f} {cpu:>8.2f} "
+              f"{rate:>7.1f} {rate / workers:>10.1f} {rate / workers / base_rate:>6.2f} "
+              f"{audited / cpu / base_cpu_rate:>9.2f}")
         if audited != encounters or summary["cards"] != base_cards:
             print(f"  MISMATCH: the audit found {audited} encounters and {summary['cards']} "
                   f"cards, the baseline {encounters} and {base_cards}")
