@@ -14,6 +14,7 @@ import os
 import pty
 import subprocess
 import sys
+import tracemalloc
 from collections import Counter
 from datetime import date
 from html.parser import HTMLParser
@@ -361,3 +362,48 @@ def test_without_the_audit_extra_the_command_says_what_to_install(export, tmp_pa
         assert len(lines) == 1, result.stderr
         assert "pip install 'cds-service[audit]'" in lines[0]
         assert not (tmp_path / "out").exists()
+
+
+def test_memory_is_bounded_by_a_partition_not_by_the_export(tmp_path):
+    """An export of ~16 MB audited with 1 MB partitions in this process: the Python memory it
+    allocates at its peak stays far below the export's size (the whole export read at once
+    would hold at least its bytes; what is left is mostly the pipeline's bounded caches)."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    filler = "Blood pressure reviewed at home and in clinic; diet and exercise discussed. " * 100
+    with (folder / "Patient.ndjson").open("w") as patients, (
+            folder / "Encounter.ndjson").open("w") as encounters, (
+            folder / "Condition.ndjson").open("w") as conditions:
+        for number in range(200):
+            patient = f"memp{number}"
+            patients.write(json.dumps({"resourceType": "Patient", "id": patient}) + "\n")
+            encounters.write(json.dumps({
+                "resourceType": "Encounter", "id": f"meme{number}", "status": "finished",
+                "class": {"code": "AMB"}, "subject": {"reference": f"Patient/{patient}"},
+                "period": {"start": "2026-06-01T09:00:00Z"}}) + "\n")
+            for index in range(10):
+                conditions.write(json.dumps({
+                    "resourceType": "Condition", "id": f"memc{number}x{index}",
+                    "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm",
+                                         "code": "I10"}]},
+                    "subject": {"reference": f"Patient/{patient}"},
+                    "encounter": {"reference": f"Encounter/meme{number}"},
+                    "recordedDate": "2026-06-01", "note": [{"text": f"{filler} {index}"}]})
+                    + "\n")
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    assert size > 15_000_000
+    import pyarrow.parquet  # noqa: F401 (imported once, whatever the export)
+
+    from cds_service.audit.evaluate import audit_pipeline
+
+    audit_pipeline()  # the terminology is loaded once per process, whatever the export
+    tracemalloc.start()
+    try:
+        summary = run_audit(AuditOptions(inputs=[str(folder)], out=str(tmp_path / "out"),
+                                         workers=1, partition_mb=1), progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary["encounters"]["audited"] == 200
+    assert summary["partitions"] >= 15
+    assert peak < 0.3 * size, (peak, size)

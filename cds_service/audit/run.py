@@ -19,7 +19,7 @@ from .inputs import InputError, estimated_bytes, resolve_inputs
 from .outputs import write_cards, write_errors, write_findings
 from .progress import Progress
 from .report import render_report
-from .split import SplitResult, SplitTask, split_file
+from .split import FLUSH_BYTES, SplitResult, SplitTask, split_file
 
 DEFAULT_PARTITION_MB = 64
 _TOP_CODE_CHANGES = 20
@@ -88,7 +88,8 @@ def run_audit(options: AuditOptions, progress_stream: TextIO | None = None,
                              math.ceil(total_bytes / (options.partition_mb * 1024 * 1024)))
             split_results = _run_stage(
                 engine, split_file,
-                [SplitTask(index, str(file), partitions, work_dir)
+                [SplitTask(index, str(file), partitions, work_dir,
+                           min(FLUSH_BYTES, options.partition_mb * 1024 * 1024))
                  for index, file in enumerate(files)],
                 bar, "reading", lambda r: f"{r.lines:,} lines")
             window = (options.date_from.isoformat() if options.date_from else None,

@@ -31,7 +31,7 @@ FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _REFERENCE = re.compile(
     r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-_FLUSH_BYTES = 8 * 1024 * 1024  # all partitions' write buffers together
+FLUSH_BYTES = 8 * 1024 * 1024  # all partitions' write buffers together, at most
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class SplitTask:
     path: str
     partitions: int
     work_dir: str
+    # the write buffers are flushed at this size (never more than a partition's share)
+    flush_bytes: int = FLUSH_BYTES
 
 
 @dataclass
@@ -130,7 +132,7 @@ def split_file(task: SplitTask) -> SplitResult:
                                  b"%d" % task.file_index, b"%d" % number, line)) + b"\n"
             buffers.setdefault(partition_of(patient, task.partitions), []).append(record)
             buffered += len(record)
-            if buffered >= _FLUSH_BYTES:
+            if buffered >= task.flush_bytes:
                 flush()
     except TruncatedInput as exc:
         problems.add(Problem.UNREADABLE, task.file_index, exc.line + 1,
