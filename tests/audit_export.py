@@ -164,6 +164,12 @@ def write_export(folder: Path) -> Export:
     line = put("Condition.2.ndjson", orphan)
     problems.add(("Condition.2.ndjson", line, "encounter-not-in-export"))
     calls["Encounter/audtwice2"].conditions.append(orphan)  # still the patient's Condition
+    # not valid FHIR: the hook would refuse the whole call (400); the audit reports it once
+    # and leaves it out of the patient's calls
+    invalid = _condition("audinvalid", twice, "audtwice2", "M54.50", "2026-05-06")
+    invalid["recordedDate"] = "the day before yesterday"
+    line = put("Condition.2.ndjson", invalid)
+    problems.add(("Condition.2.ndjson", line, "invalid-resource"))
     line = put("Coverage.ndjson", {"resourceType": "Coverage", "id": "audnobody",
                                    "status": "active"})
     problems.add(("Coverage.ndjson", line, "no-patient-reference"))

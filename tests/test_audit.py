@@ -26,7 +26,7 @@ import requests
 from cds_service.audit import AuditError, AuditOptions, run_audit
 from cds_service.audit.report import BAR_WIDTH
 from tests.audit_export import hook_body, write_export
-from tests.conftest import cds_command
+from tests.conftest import cds_command, free_port
 from tests.log_scan import register_secret
 from tests.test_analytics_page import chromium  # noqa: F401 (the fixture)
 
@@ -95,7 +95,7 @@ def test_every_finished_encounter_in_the_window_is_audited(export, local_run):
                                          1 for c in cards.values() if c["response"]["cards"])}
     assert cards["Encounter/audtwice1"]["patient"] == "Patient/audtwicepatient"
     # the gzipped and the plain Condition files were both read
-    assert summary["inputs"]["resources"]["Condition"] == 9
+    assert summary["inputs"]["resources"]["Condition"] == 10
 
 
 def test_findings_have_one_row_per_card_with_the_code_change(export, local_run):
@@ -129,9 +129,12 @@ def test_each_problem_is_counted_with_its_file_and_line_and_never_the_content(ex
     errors = [json.loads(line) for line in (out / "errors.ndjson").read_text().splitlines()]
     assert {(Path(e["file"]).name, e["line"], e["kind"]) for e in errors} == export.problems
     assert set(errors[0]) == {"file", "line", "kind", "problem"}
+    invalid = next(e for e in errors if e["kind"] == "invalid-resource")
+    assert invalid["problem"].startswith("Condition.recordedDate is not valid FHIR R4")
     assert summary["problems"] == dict(Counter(kind for _, _, kind in export.problems))
     text = (out / "errors.ndjson").read_text()
-    for secret in [*export.secrets, "audbroken", "audobs", "audorphan", "audnobody"]:
+    for secret in [*export.secrets, "audbroken", "audobs", "audorphan", "audnobody",
+                   "audinvalid", "day before yesterday"]:
         assert secret not in text
 
 
@@ -346,6 +349,15 @@ def test_the_command_line_names_its_errors_in_one_line(export, tmp_path):
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert "--scheduler needs --engine dask" in result.stderr
+    result = subprocess.run([*cds_command(), "audit", str(export.folder), "--out",
+                             str(tmp_path / "out"), "--engine", "dask", "--scheduler",
+                             f"tcp://127.0.0.1:{free_port()}"],
+                            capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "cds-service audit: cannot reach the Dask scheduler (OSError)"]
+    assert not (tmp_path / "out" / "findings.csv").exists()
 
 
 def test_without_the_audit_extra_the_command_says_what_to_install(export, tmp_path):

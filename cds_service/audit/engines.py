@@ -79,7 +79,7 @@ class DaskEngine:
                               "pip install 'cds-service[audit]'") from None
         try:
             if self.scheduler:
-                self._client = Client(self.scheduler, timeout="20s")
+                self._client = Client(self.scheduler, timeout="10s")
                 self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
             else:
                 # one thread per worker: the checks are CPU-bound Python; and no statistical
