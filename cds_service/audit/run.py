@@ -111,6 +111,9 @@ def run_audit(options: AuditOptions, progress_stream: TextIO | None = None,
         _write_outputs(out, Path(work_dir), [str(f) for f in files], partitions, summary)
     except EngineError as exc:
         raise AuditError(str(exc)) from None
+    except OSError as exc:  # a full disk, a work folder the workers cannot see
+        raise AuditError(f"the audit stopped: {exc.__class__.__name__} while reading or "
+                         "writing its files") from None
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return summary
