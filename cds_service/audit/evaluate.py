@@ -258,11 +258,13 @@ def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter:
                          f"the checks failed on this encounter ({exc.__class__.__name__})")
             return None, {}
         by_reference = {}
-        for kind in ("Condition", "Procedure"):
-            for item in carried[kind]:
-                resource_id = item.resource.get("id")
-                if isinstance(resource_id, str):
-                    by_reference[f"{kind}/{resource_id}"] = item.resource
+        if any(card.get("suggestions") for card in result.response.get("cards", [])):
+            # what the suggestions' actions change, looked up only when there are any
+            for kind in ("Condition", "Procedure"):
+                for item in carried[kind]:
+                    resource_id = item.resource.get("id")
+                    if isinstance(resource_id, str):
+                        by_reference[f"{kind}/{resource_id}"] = item.resource
         return result.response, by_reference
 
 
