@@ -12,6 +12,7 @@ from .problems import PROBLEM_TEXT, Problem
 _LABEL_WIDTH = 360
 BAR_WIDTH = 420  # the longest bar of a chart; the others in proportion
 _ROW_HEIGHT = 26
+_LABEL_CHARACTERS = 46  # what fits left of the bars at 13px
 _INDICATOR_COLOURS = {"critical": "#c0392b", "warning": "#e67e22", "info": "#2e86c1"}
 HISTOGRAM_BUCKETS = ("0", "1", "2", "3", "4", "5 or more")
 
@@ -40,7 +41,8 @@ def _bar_chart(chart: str, title: str, rows: list[tuple[str, str, int, str]],
     for index, (key, label, count, colour) in enumerate(rows):
         y = index * _ROW_HEIGHT
         bar = round(BAR_WIDTH * count / largest, 1)
-        shown = label if len(label) <= 52 else label[:51] + "…"
+        shown = label if len(label) <= _LABEL_CHARACTERS else (
+            label[:_LABEL_CHARACTERS - 1] + "…")  # the whole label is in the bar's <title>
         parts.append(
             f'<g class="bar" data-key="{escape(key)}" data-count="{count}">'
             f'<title>{escape(label)}: {count}</title>'
@@ -60,8 +62,8 @@ def render_report(summary: dict[str, Any]) -> str:
     with_findings = encounters["with_findings"]
     share = f"{100 * with_findings / audited:.1f}%" if audited else "–"
     window = summary["window"]
-    window_text = (f"{window['from'] or 'the first encounter'} to "
-                   f"{window['to'] or 'the last encounter'}")
+    window_text = ("every date of service" if not (window["from"] or window["to"]) else
+                   f"dates of service {window['from'] or 'up'} to {window['to'] or 'today'}")
     tiles = [
         ("audited", "Encounters audited", f"{audited:,}"),
         ("with-findings", "With at least one finding", f"{with_findings:,} ({share})"),
@@ -108,7 +110,7 @@ text-align: left; }} td.number {{ text-align: right; }}
 .swatch {{ display: inline-block; width: .9em; height: .9em; margin-right: .3em; }}
 </style></head>
 <body>
-<h1>Coding audit: encounters from {escape(window_text)}</h1>
+<h1>Coding audit: {escape(window_text)}</h1>
 <p class="caption">{escape(counts)} Each finished encounter was checked as the
 encounter-discharge hook checks it, with the same rules and cards.</p>
 <div class="tiles">{tile_html}</div>
