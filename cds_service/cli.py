@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
     store_commands.update(add_codeset_commands(commands))  # codeset add, list, remove
 
+    from .audit.command import add_command as add_audit_command
+
+    add_audit_command(commands)
+
     evaluate = commands.add_parser("evaluate", help="run one hook request and print the cards")
     evaluate.add_argument("request", help="a CDS Hooks request JSON file, or - for stdin")
     evaluate.add_argument("--service", help="service id (default: chosen from the request's hook)")
@@ -53,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return _config(args)
     if args.command in store_commands:
         return store_commands[args.command](args)
+    if args.command == "audit":
+        from .audit.command import run as run_audit_command
+
+        return run_audit_command(args)
     return _evaluate(args)
 
 
