@@ -393,6 +393,23 @@ class FhirFetcher:
             self._session = self._pid = None
 
 
+class _WithoutUrls(logging.Filter):
+    """urllib3 names the URL in its own log lines (a header it could not parse, a retry): our
+    URLs carry patient ids, so the details are withheld; the level and logger stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = "urllib3 %s: details withheld (they name a URL with patient ids)"
+        record.args = (record.levelname.lower(),)
+        record.exc_info = record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+for _name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response",
+              "urllib3.poolmanager", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_WithoutUrls())
+
+
 _reading = threading.local()  # the socket this thread is reading a response head from
 
 
