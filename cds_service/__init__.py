@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store import create_feedback_store
 
     pipeline = build_pipeline(settings)
+    # the service answers for today's dates: say at start-up when no loaded release covers
+    # today (offline commands judge the dates they are given, and the cards say so)
+    pipeline.terminology.warn_if_outdated()
     app.extensions["cds"] = ServiceState(
         settings=settings,
         terminology=pipeline.terminology,

@@ -28,7 +28,6 @@ from cds_service.audit.report import BAR_WIDTH
 from tests.audit_export import hook_body, write_export
 from tests.conftest import cds_command, free_port
 from tests.log_scan import register_secret
-from tests.test_analytics_page import chromium  # noqa: F401 (the fixture)
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 WINDOW = ["--from", "2020-01-01", "--to", "2026-12-31"]
@@ -63,7 +62,8 @@ def _cards_by_encounter(out: Path) -> dict[str, dict]:
 
 
 def _masked(value):
-    """The response with every uuid blanked: each call mints its own."""
+    """The response with every uuid blanked (each call mints its own) and without the rule
+    page links (``source.url`` names the host that answered; the offline audit has none)."""
     value = copy.deepcopy(value)
     stack = [value]
     while stack:
@@ -71,6 +71,8 @@ def _masked(value):
         if isinstance(item, dict):
             if "uuid" in item:
                 item["uuid"] = "-"
+            if isinstance(item.get("topic"), dict):
+                item.pop("url", None)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
@@ -419,3 +421,22 @@ def test_memory_is_bounded_by_a_partition_not_by_the_export(tmp_path):
     assert summary["encounters"]["audited"] == 200
     assert summary["partitions"] >= 15
     assert peak < 0.3 * size, (peak, size)
+
+
+def test_each_card_carries_its_evidence_as_data_without_the_words(export, local_run):
+    """Evidence for programs: aligned with the cards, references and offsets into the
+    resources' texts, never the words themselves."""
+    out, _ = local_run
+    audited = _cards_by_encounter(out)
+    with_evidence = 0
+    for record in audited.values():
+        cards, evidence = record["response"]["cards"], record["evidence"]
+        assert len(evidence) == len(cards)
+        for card, items in zip(cards, evidence, strict=True):
+            for item in items:
+                assert item["reference"] and item["kind"] in ("text", "code", "absent")
+                assert "text" not in item and "quote" not in item
+                with_evidence += 1
+            if items:  # the card's Why section names what its evidence points at
+                assert any(item["reference"] in card["detail"] for item in items)
+    assert with_evidence > 0

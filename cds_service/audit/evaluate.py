@@ -190,7 +190,7 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
         end = period.get("end")
         discharge_day = end[:10] if isinstance(end, str) and _DAY.match(end) and _is_date(
             end[:10]) and end[:10] >= service_day else service_day
-        response, by_reference = _evaluate_encounter(
+        response, by_reference, evidence = _evaluate_encounter(
             pipeline, patient_id, encounter_id, encounter, patient, linked, discharge_day,
             excluded, problems)
         if response is None:
@@ -200,7 +200,7 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
         encounter_reference = f"Encounter/{encounter_id}"
         cards_out.write(key + b"\t" + orjson.dumps(
             {"encounter": encounter_reference, "patient": f"Patient/{patient_id}",
-             "response": response}) + b"\n")
+             "response": response, "evidence": evidence}) + b"\n")
         cards = response.get("cards", [])
         result.findings_per_encounter[len(cards)] += 1
         for card in cards:
@@ -224,10 +224,13 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
 def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter: PatientResource,
                         patient: PatientResource | None, linked: dict[str, list[PatientResource]],
                         discharge_day: str, excluded: set[tuple[int, int]],
-                        problems: ProblemWriter) -> tuple[dict | None, dict[str, dict]]:
-    """The encounter-discharge response for one encounter; a resource the checks refuse as not
-    valid FHIR is reported once, left out of this and the patient's later calls, and the call
-    made again without it, as a client would after fixing its data."""
+                        problems: ProblemWriter
+                        ) -> tuple[dict | None, dict[str, dict], list[list[dict]]]:
+    """The encounter-discharge response for one encounter, and what each of its cards rests on
+    (as data: references and offsets, never the words of a note, in the cards' order); a
+    resource the checks refuse as not valid FHIR is reported once, left out of this and the
+    patient's later calls, and the call made again without it, as a client would after fixing
+    its data."""
     carried = {kind: [item for item in items
                       if item.source not in excluded and carried_at_discharge(item, encounter_id,
                                                                   discharge_day)]
@@ -246,7 +249,7 @@ def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter:
                 text = _message_without_prefix(exc, "prefetch.encounter", "Encounter")
                 problems.add(Problem.NOT_EVALUATED, *encounter.source,
                              f"the encounter could not be evaluated ({exc.status}: {text})")
-                return None, {}
+                return None, {}, []
             item, kind, text = refused
             excluded.add(item.source)
             problems.add(Problem.INVALID_RESOURCE, *item.source, text)
@@ -256,7 +259,7 @@ def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter:
         except Exception as exc:  # noqa: BLE001 -- one encounter's failure must not end the run
             problems.add(Problem.NOT_EVALUATED, *encounter.source,
                          f"the checks failed on this encounter ({exc.__class__.__name__})")
-            return None, {}
+            return None, {}, []
         by_reference = {}
         if any(card.get("suggestions") for card in result.response.get("cards", [])):
             # what the suggestions' actions change, looked up only when there are any
@@ -265,7 +268,9 @@ def _evaluate_encounter(pipeline, patient_id: str, encounter_id: str, encounter:
                     resource_id = item.resource.get("id")
                     if isinstance(resource_id, str):
                         by_reference[f"{kind}/{resource_id}"] = item.resource
-        return result.response, by_reference
+        evidence = [[item.as_data() for item in finding.evidence]
+                    for finding in result.findings]
+        return result.response, by_reference, evidence
 
 
 def _refused_resource(exc: CdsError, carried: dict[str, list[PatientResource]],

@@ -63,7 +63,6 @@ class Terminology:
         # free-text trigger terms, kept beside the ValueSets (not FHIR, so in a subfolder)
         self.text = TextReader(self.store.directory / "text-triggers")
         _LIVE.add(self)
-        self.warn_if_outdated()
 
     def _load_releases(self) -> releases.ReleaseSet:
         self._releases_seen = releases.fingerprint(self.releases_dir)
