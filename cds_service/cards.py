@@ -51,12 +51,15 @@ class _RenderedTexts:
         self._texts: dict[tuple[int, bytes], str] = {}
         self._emptied_at = time.monotonic()
 
-    def render(self, template: jinja2.Template, params: dict[str, Any]) -> str:
+    def render(self, template: jinja2.Template, params: dict[str, Any],
+               squash: bool = False) -> str:
+        """The text, on one line when ``squash`` (summaries, labels, action descriptions)."""
         try:
-            key = (id(template), orjson.dumps(params, default=_sorted_set,
-                                              option=orjson.OPT_SORT_KEYS))
+            key = (id(template), squash, orjson.dumps(params, default=_sorted_set,
+                                                      option=orjson.OPT_SORT_KEYS))
         except (TypeError, orjson.JSONEncodeError):  # a value without a stable JSON form
-            return template.render(params)
+            text = template.render(params)
+            return _squash(text) if squash else text
         now = time.monotonic()
         if now - self._emptied_at > self.seconds or len(self._texts) >= self.capacity:
             # one dict swapped whole, never changed in place while read: threads at worst
@@ -66,7 +69,8 @@ class _RenderedTexts:
         texts = self._texts
         text = texts.get(key)
         if text is None:
-            text = texts[key] = template.render(params)
+            text = template.render(params)
+            text = texts[key] = _squash(text) if squash else text
         return text
 
 
@@ -113,7 +117,7 @@ class CardRenderer:
         (``<rule_pages>/<rule-id>``, the card's ``source.url``); without one, no ``source.url``."""
         template = self.templates[finding.rule_id]
         params = {"release": ICD10CM_RELEASE, **finding.params}
-        summary = _squash(self._texts.render(template.summary, params))
+        summary = self._texts.render(template.summary, params, squash=True)
         if len(summary) > SUMMARY_LIMIT:
             summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
         detail = _BLANK_RUNS.sub("\n\n", self._texts.render(template.detail, params)).strip()
@@ -152,8 +156,9 @@ class CardRenderer:
 
     def _suggestion(self, template: CardTemplate, suggestion: Suggestion) -> dict:
         rendered: dict[str, Any] = {
-            "label": _squash(self._texts.render(
-                _lookup(template.labels, suggestion.label, template), suggestion.params)),
+            "label": self._texts.render(
+                _lookup(template.labels, suggestion.label, template), suggestion.params,
+                squash=True),
             "uuid": str(uuid.uuid4()),
             "actions": [self._action(template, a, suggestion.params) for a in suggestion.actions],
         }
@@ -164,8 +169,8 @@ class CardRenderer:
     def _action(self, template: CardTemplate, action: Action, params: dict) -> dict:
         rendered: dict[str, Any] = {
             "type": action.type,
-            "description": _squash(self._texts.render(
-                _lookup(template.actions, action.description, template), params)),
+            "description": self._texts.render(
+                _lookup(template.actions, action.description, template), params, squash=True),
         }
         if action.resource is not None:
             rendered["resource"] = action.resource

@@ -99,7 +99,7 @@ def _patient_values(node: Any, parent_key: str = "") -> Iterator[tuple[str, Any]
 
 def scan(log_dir: Path, markers: dict[str, str]) -> list[Leak]:
     with _secrets_lock:
-        every = {**markers, **_secrets}
+        every = {**_secrets, **markers}  # a value that is both: named by its fixture kind
     # the longest first, so that a note is reported as a note, not as a word inside it
     ordered = sorted(every.items(), key=lambda item: -len(item[0]))
     leaks: list[Leak] = []

@@ -595,7 +595,12 @@ def test_the_image_serves_as_an_unprivileged_user(stages, image, workspace):
         # every process of the server runs as the unprivileged user
         uids = {_uid(pid) for pid in [server.pid, *_children(server.pid)]}
         assert uids == {uid} and 0 not in uids
-        assert len(_children(server.pid)) == 2  # CDS_WORKERS from the environment
+        # CDS_WORKERS from the environment: the second worker may still be booting when the
+        # first answers (a loaded machine), so wait for it a little
+        deadline = time.monotonic() + 20
+        while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_children(server.pid)) == 2
 
         _hook_call_answers_with_cards(base)
         served = requests.get(f"{base}/openapi.json", timeout=10)
