@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
 import uuid
 from html.parser import HTMLParser
 
 import pytest
 import requests
 
+from tests import browser
 from tests.conftest import LiveServer, load_example
 
 DISCHARGE = "lbp-coding-encounter-discharge"
@@ -28,18 +28,9 @@ def server():
 
 
 def dump_dom(chromium: str, url: str, tmp_path) -> str:
-    profile = tmp_path / f"chromium-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-         "--virtual-time-budget=15000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert 'data-loaded="true"' in result.stdout, (
-        "the page did not render its data:\n" + result.stdout[-3000:] + result.stderr[-2000:])
-    return result.stdout
+    dom = browser.dump_dom(chromium, url, tmp_path, virtual_time_ms=15000)
+    assert 'data-loaded="true"' in dom, "the page did not render its data:\n" + dom[-3000:]
+    return dom
 
 
 class Bars(HTMLParser):

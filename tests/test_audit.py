@@ -25,6 +25,7 @@ import requests
 
 from cds_service.audit import AuditError, AuditOptions, run_audit
 from cds_service.audit.report import BAR_WIDTH
+from tests import browser
 from tests.audit_export import hook_body, write_export
 from tests.conftest import cds_command, free_port
 from tests.log_scan import register_secret
@@ -225,18 +226,10 @@ class _Report(HTMLParser):
             self._text.append(data)
 
 
-def test_the_report_draws_what_the_findings_say(export, local_run, chromium, tmp_path):  # noqa: F811
+def test_the_report_draws_what_the_findings_say(export, local_run, chromium, tmp_path):
     out, _ = local_run
-    profile = tmp_path / "chromium-profile"
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--dump-dom",
-         (out / "report.html").as_uri()],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, result.stderr[-2000:]
     report = _Report()
-    report.feed(result.stdout)
+    report.feed(browser.dump_dom(chromium, (out / "report.html").as_uri(), tmp_path))
     rows = _findings(out)
 
     by_rule = {rule: bar["count"] for rule, bar in report.bars["rules"].items()}

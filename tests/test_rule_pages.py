@@ -5,7 +5,6 @@ server, as JSON (Accept: application/json) and as HTML in headless Chromium (Deb
 from __future__ import annotations
 
 import copy
-import subprocess
 import tomllib
 import uuid
 from html.parser import HTMLParser
@@ -16,6 +15,7 @@ import requests
 
 from cds_service.rules import RULES
 from cds_service.sources import catalog, rule_page_text
+from tests import browser
 from tests.conftest import LiveServer, load_example
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,17 +219,9 @@ class Page(HTMLParser):
 
 
 def dump_dom(chromium: str, url: str, tmp_path) -> str:
-    profile = tmp_path / f"chromium-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-         "--virtual-time-budget=5000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "</main>" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
-    return result.stdout
+    dom = browser.dump_dom(chromium, url, tmp_path)
+    assert "</main>" in dom, dom[-3000:]
+    return dom
 
 
 def squash(text: str) -> str:

@@ -23,7 +23,7 @@ from ..terminology import (
 
 if TYPE_CHECKING:
     from ..terminology import Reading
-    from .documented import Documented
+    from .documented import Documented, LowBackGroup
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class Diagnosis:
         if self._coded:
             return ", ".join(self._coded)
         displays = [c.display for c in self.codes if c.display]
-        return self.code_text or (displays[0] if displays else "") or "a diagnosis coded " \
-            "without ICD-10-CM"
+        return (self.code_text or (displays[0] if displays else "")
+                or "a diagnosis coded without ICD-10-CM")
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -223,10 +223,6 @@ class EncounterFacts:
     def coded_on_encounter(self) -> frozenset[str]:
         """Every ICD-10-CM code on the encounter's diagnoses."""
         return frozenset(code for d in self.diagnoses for code in d.coded)
-
-
-if TYPE_CHECKING:
-    from .documented import LowBackGroup
 
 _INACTIVE_CLINICAL = frozenset({"inactive", "resolved", "remission"})
 

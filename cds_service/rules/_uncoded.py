@@ -96,8 +96,7 @@ def specific_plan(facts: EncounterFacts, terminology: Terminology, owner: str
     plan = uncoded_plan(facts, terminology)
     if plan is None or plan.state != "missing" or not plan.specific:
         return None
-    return plan if plan.host.owner == owner or (owner is None and plan.host.owner is None) \
-        else None
+    return plan if plan.host.owner == owner else None
 
 
 def plan_suggestions(plan: UncodedPlan, facts: EncounterFacts, terminology: Terminology

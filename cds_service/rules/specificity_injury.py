@@ -14,6 +14,7 @@ alternatives with a prompt to document the kind of injury.
 from __future__ import annotations
 
 from ..facts import Documented, EncounterFacts
+from ..facts.documented import INJURY
 from ..terminology import ICD10CM_SYSTEM, Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Finding
 from ._lbp import (
@@ -44,9 +45,6 @@ VALUESETS = (
     "LbpDocumentedFindingToIcd10cm",
     "SnomedLowBackToIcd10cm",
 )
-
-STRAIN_OR_SPRAIN = "LumbarInjury"
-
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
     findings = []
@@ -117,6 +115,6 @@ def _phase_of_care(facts: EncounterFacts, terminology: Terminology) -> list[Find
 def _initial_injury_codes(seen: Documented, terminology: Terminology) -> list[str]:
     if not seen.injury.healing:
         return []
-    contains = terminology.store.valueset(STRAIN_OR_SPRAIN).contains
+    contains = terminology.store.valueset(INJURY).contains
     return [c for c in seen.diagnosis.coded
             if contains(ICD10CM_SYSTEM, c) and len(c) == 8 and c.endswith("A")]
