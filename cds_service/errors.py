@@ -1,4 +1,5 @@
-"""One error type for everything a client can get wrong, rendered as a FHIR OperationOutcome.
+"""The service's errors: one base every other error derives from, and the one error type for
+everything a client can get wrong, rendered as a FHIR OperationOutcome.
 
 CDS Hooks 2.0 leaves error bodies to the service; 3.0 moves to OperationOutcome, so we answer
 in that form already. Messages name the offending field, never echo patient data.
@@ -26,8 +27,13 @@ _ISSUE_CODE = {
 }
 
 
+class ServiceError(Exception):
+    """Base of every error this package raises on purpose (settings, knowledge files, the
+    store, the FHIR client, auth, the audit...), so a caller can tell ours from a bug."""
+
+
 @dataclass
-class CdsError(Exception):
+class CdsError(ServiceError):
     """A problem with a request, carrying the HTTP status and a message fit for the client."""
 
     status: int
