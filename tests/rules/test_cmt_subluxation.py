@@ -1,0 +1,68 @@
+"""[cmt-subluxation]"""
+
+from __future__ import annotations
+
+import pytest
+
+from cds_service.terminology import ICD10CM_SYSTEM
+from tests.procedure_builders import (
+    LUMBAR_SITE,
+    SACRAL_SITE,
+    commercial,
+    condition,
+    discharge,
+    medicare,
+    order_sign,
+    procedure,
+    service_request,
+)
+from tests.rules.procedure_cards import LBP, actions, cards_of
+
+
+# -- whole requests, through the pipeline to the card ---------------------------------------------
+def test_cmt_without_subluxation_suggests_creating_m9903(pipeline):
+    body = order_sign([service_request("sr1", "98940")], [LBP], [medicare()])
+    [card] = cards_of(pipeline, body, "cmt-subluxation")
+    assert card["indicator"] == "warning"
+    assert "AT" in card["summary"]
+    assert "AT" in card["detail"] and "Maintenance care is not covered" in card["detail"]
+    [action] = actions(card)
+    assert action["type"] == "create"
+    condition_ = action["resource"]
+    assert condition_["resourceType"] == "Condition"
+    assert condition_["code"]["coding"] == [{
+        "system": ICD10CM_SYSTEM, "code": "M99.03",
+        "display": "Segmental and somatic dysfunction of lumbar region"}]
+    assert condition_["subject"] == {"reference": "Patient/p1"}
+    assert condition_["encounter"] == {"reference": "Encounter/e1"}
+    assert "id" not in condition_
+
+
+def test_cmt_subluxation_offers_each_documented_region(pipeline):
+    conditions = [condition("c1", "M54.50", sites=[LUMBAR_SITE, SACRAL_SITE])]
+    body = discharge([procedure("p1", "98941")], conditions, [medicare()])
+    [card] = cards_of(pipeline, body, "cmt-subluxation")
+    assert card["selectionBehavior"] == "any"
+    created = [a["resource"]["code"]["coding"][0]["code"] for a in actions(card)]
+    assert created == ["M99.03", "M99.04"]
+
+
+def test_cmt_subluxation_defaults_to_lumbar_when_no_region_is_documented(pipeline):
+    body = order_sign([service_request("sr1", "98940")], [condition("c1", "M54.9")],
+                      [medicare()])
+    [card] = cards_of(pipeline, body, "cmt-subluxation")
+    assert [a["resource"]["code"]["coding"][0]["code"] for a in actions(card)] == ["M99.03"]
+    assert "No spinal region is documented" in card["detail"]
+
+
+@pytest.mark.parametrize(
+    "conditions, covs, code",
+    [([LBP, condition("c2", "M99.03")], [medicare()], "98940"),   # subluxation present
+     ([condition("c1", "M99.05", "M54.50")], [medicare()], "98940"),
+     ([LBP], [commercial()], "98940"),
+     ([LBP], None, "98940"),
+     ([LBP], [medicare()], "97110")],                               # not a manipulation
+)
+def test_cmt_subluxation_quiet(pipeline, conditions, covs, code):
+    body = order_sign([service_request("sr1", code)], conditions, covs)
+    assert cards_of(pipeline, body, "cmt-subluxation") == []

@@ -1,0 +1,45 @@
+"""[ncci-manual-therapy-cmt]"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.procedure_builders import (
+    commercial,
+    discharge,
+    medicare,
+    order_sign,
+    procedure,
+    service_request,
+)
+from tests.rules.procedure_cards import LBP, cards_of
+
+
+# -- whole requests, through the pipeline to the card ---------------------------------------------
+def test_manual_therapy_with_manipulation_is_info(pipeline):
+    orders = [service_request("sr1", "98940"), service_request("sr2", "97140")]
+    [card] = cards_of(pipeline, order_sign(orders, [LBP], [commercial()]),
+                      "ncci-manual-therapy-cmt")
+    assert card["indicator"] == "info"
+    assert "97140" in card["summary"] and "98940" in card["summary"]
+    assert "59" in card["summary"] and "XS" in card["summary"]
+    assert "diagnosis pointer" in card["detail"]
+    assert "suggestions" not in card
+
+
+def test_manual_therapy_ordered_after_a_manipulation_performed_today(pipeline):
+    body = order_sign([service_request("sr2", "97140")], [LBP],
+                      procedures=[procedure("p1", "98942")])
+    assert len(cards_of(pipeline, body, "ncci-manual-therapy-cmt")) == 1
+
+
+def test_manual_therapy_and_manipulation_performed(pipeline):
+    body = discharge([procedure("p1", "98941"), procedure("p2", "97140")], [LBP])
+    assert len(cards_of(pipeline, body, "ncci-manual-therapy-cmt")) == 1
+
+
+@pytest.mark.parametrize("codes", [["97140"], ["98940"], ["97110", "98940"], ["97140", "97530"]])
+def test_ncci_quiet_without_the_pair(pipeline, codes):
+    procedures = [procedure(f"p{i}", c) for i, c in enumerate(codes)]
+    assert cards_of(pipeline, discharge(procedures, [LBP], [medicare()]),
+                    "ncci-manual-therapy-cmt") == []
