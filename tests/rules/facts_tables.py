@@ -97,7 +97,7 @@ def _procedure(pid: str, code: str, day: str) -> dict:
 
 
 # -- reading findings back --------------------------------------------------------------------
-def suggested_codes(finding) -> list[list[str]]:
+def suggestion_codes(finding) -> list[list[str]]:
     """Per suggestion, the ICD-10-CM, CPT and HCPCS codes its actions' resources carry."""
     return [[coding["code"] for action in suggestion.actions if action.resource
              for coding in action.resource.get("code", {}).get("coding", [])
@@ -105,9 +105,9 @@ def suggested_codes(finding) -> list[list[str]]:
             for suggestion in finding.suggestions]
 
 
-def first_codes(finding) -> list[str]:
+def new_codes(finding) -> list[str]:
     """The new code of each suggestion (that of its first action's resource)."""
-    return [codes[0] for codes in suggested_codes(finding) if codes]
+    return [codes[0] for codes in suggestion_codes(finding) if codes]
 
 
 def deleted(finding) -> list[str]:
@@ -119,4 +119,4 @@ def deleted(finding) -> list[str]:
 def outcome(findings, rule_id: str) -> list[tuple]:
     """Each finding as (target, first codes, indicator), after checking it is the rule's."""
     assert {f.rule_id for f in findings} <= {rule_id}, [f.rule_id for f in findings]
-    return [(f.target, first_codes(f), f.indicator) for f in findings]
+    return [(f.target, new_codes(f), f.indicator) for f in findings]

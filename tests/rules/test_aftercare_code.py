@@ -1,9 +1,13 @@
-"""[aftercare-code]"""
+"""[aftercare-code]: a visit after spine surgery gets Z47.89 (aftercare, when the visit is
+aftercare) and the status code Z98.1 / Z98.890; Z48.812 is flagged. Its
+``evaluate(facts, terminology)`` on a table of notes and procedures, then whole requests
+through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import aftercare_code
 from tests.builders import (
     FULL_NOTE,
     cards_of,
@@ -13,6 +17,51 @@ from tests.builders import (
     suggested_codes,
 )
 from tests.rules.diagnosis_cards import actions, all_codes, checked, only
+from tests.rules.facts_tables import diagnosis_facts, suggestion_codes, terminology
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+AFTERCARE = "Post-op follow-up visit, rehab after lumbar surgery. "
+
+
+@pytest.mark.parametrize("note, surgery, case, expected", [
+    pytest.param(AFTERCARE, ("22612", "2026-08-01"), "missing_aftercare", [["Z47.89", "Z98.1"]],
+                 id="aftercare-after-fusion"),
+    pytest.param(AFTERCARE, ("63047", "2026-07-01"), "missing_aftercare",
+                 [["Z47.89", "Z98.890"]], id="aftercare-after-laminectomy"),
+    pytest.param("", ("22612", "2024-08-01"), "status_only", [["Z98.1"]],
+                 id="fusion-long-ago-is-status"),
+    pytest.param("", ("63047", "2024-08-01"), "status_only", [["Z98.890"]],
+                 id="laminectomy-long-ago-is-status"),
+    pytest.param("Status post L4-L5 fusion 3 months ago. ", None, "status_only", [["Z98.1"]],
+                 id="note-documents-fusion"),
+    pytest.param("Post-op rehab visit. Status post L4-L5 fusion 3 months ago. ", None,
+                 "missing_aftercare", [["Z47.89", "Z98.1"]], id="note-documents-aftercare"),
+    pytest.param("", None, None, None, id="no-surgery"),
+    pytest.param("", ("22612", "2026-12-01"), None, None, id="surgery-after-the-visit"),
+    pytest.param("", ("97110", "2026-08-01"), None, None, id="not-spine-surgery"),
+    pytest.param("No prior back surgery. ", None, None, None, id="surgery-denied"),
+])
+def test_evaluate_on_a_table_of_notes_and_surgeries(note, surgery, case, expected):
+    procedures = [procedure("p1", *surgery)] if surgery else []
+    facts = diagnosis_facts(condition(note=note + FULL_NOTE), procedures=procedures)
+    found = aftercare_code.evaluate(facts, terminology())
+    if expected is None:
+        assert found == []
+        return
+    [finding] = found
+    assert (finding.rule_id, finding.params["case"], finding.indicator) == (
+        aftercare_code.RULE_ID, case, None)
+    assert suggestion_codes(finding) == expected
+
+
+def test_evaluate_flags_z48_812_as_a_warning():
+    facts = diagnosis_facts(condition("c1", note=FULL_NOTE), condition("c2", "Z48.812"),
+                            procedures=[procedure("p1", "22630", "2026-09-01")])
+    [finding] = aftercare_code.evaluate(facts, terminology())
+    assert (finding.params["case"], finding.params["wrong"], finding.indicator) == (
+        "wrong_code", "Z48.812", "warning")
+    assert suggestion_codes(finding) == [["Z47.89", "Z98.1"]]
+
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------
 AFTERCARE_VISIT = "Post-op follow-up visit, rehab after lumbar surgery. "

@@ -1,9 +1,12 @@
-"""[cmt-level]"""
+"""[cmt-level]: a chiropractic manipulation code (98940-98942) above the number of spinal
+regions documented. Its ``evaluate(facts, terminology)`` on a table of orders and documented
+regions, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import cmt_level
 from tests.procedure_builders import (
     LUMBAR_SITE,
     SACRAL_SITE,
@@ -15,7 +18,31 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.rules.facts_tables import discharge_facts, new_codes, order_facts, terminology
 from tests.rules.procedure_cards import LBP, actions, cards_of
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("hook, code, icd, expected", [
+    pytest.param("order-sign", "98941", ["M99.03", "M99.04"], [("98941", ["98940"])],
+                 id="3-4-regions-for-2"),
+    pytest.param("order-sign", "98942", ["M99.01", "M99.02", "M99.03"], [("98942", ["98941"])],
+                 id="5-regions-for-3"),
+    pytest.param("order-sign", "98942", ["M99.03"], [("98942", ["98940"])],
+                 id="5-regions-for-1"),
+    pytest.param("encounter-discharge", "98941", ["M99.03"], [("98941", ["98940"])],
+                 id="performed"),
+    pytest.param("order-sign", "98940", ["M99.03"], [], id="1-2-regions-for-1"),
+    pytest.param("order-sign", "98941", ["M99.01", "M99.02", "M99.03"], [],
+                 id="3-4-regions-for-3"),
+    pytest.param("order-sign", "98942", ["M54.9"], [], id="no-region-documented"),
+])
+def test_evaluate_on_a_table_of_orders_and_regions(hook, code, icd, expected):
+    facts = (order_facts([code], icd, "commercial") if hook == "order-sign"
+             else discharge_facts([code], icd))
+    found = cmt_level.evaluate(facts, terminology())
+    assert {f.rule_id for f in found} <= {cmt_level.RULE_ID}
+    assert [(f.params["code"], new_codes(f)) for f in found] == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,12 @@
-"""[cmt-subluxation]"""
+"""[cmt-subluxation]: Medicare pays chiropractic manipulation only for a documented
+subluxation (M99.0-). Its ``evaluate(facts, terminology)`` on a table of orders, diagnoses and
+payers, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import cmt_subluxation
 from cds_service.terminology import ICD10CM_SYSTEM
 from tests.procedure_builders import (
     LUMBAR_SITE,
@@ -16,7 +19,24 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.rules.facts_tables import new_codes, order_facts, terminology
 from tests.rules.procedure_cards import LBP, actions, cards_of
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("codes, icd, payer, expected", [
+    pytest.param(["98940"], ["M54.50"], "medicare", [["M99.03"]], id="no-subluxation"),
+    pytest.param(["98941"], ["M54.9"], "medicare", [["M99.03"]], id="lumbar-by-default"),
+    pytest.param(["98940"], ["M54.50", "M99.03"], "medicare", [], id="subluxation-coded"),
+    pytest.param(["98940"], ["M99.05"], "medicare", [], id="another-region-subluxation"),
+    pytest.param(["98940"], ["M54.50"], "commercial", [], id="commercial"),
+    pytest.param(["98940"], ["M54.50"], None, [], id="no-coverage"),
+    pytest.param(["97110"], ["M54.50"], "medicare", [], id="not-a-manipulation"),
+])
+def test_evaluate_on_a_table_of_orders_and_payers(codes, icd, payer, expected):
+    found = cmt_subluxation.evaluate(order_facts(codes, icd, payer), terminology())
+    assert {f.rule_id for f in found} <= {cmt_subluxation.RULE_ID}
+    assert [new_codes(f) for f in found] == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,13 @@
-"""[documentation-missing]"""
+"""[documentation-missing]: nonspecific low back pain (M54.50) whose record lacks an element of
+support (location, onset, character/severity, associated symptoms, exam, assessment). Its
+``evaluate(facts, terminology)`` on a table of records, then whole requests through to the
+card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import documentation_missing
 from tests.builders import (
     FULL_NOTE,
     cards_of,
@@ -11,6 +15,33 @@ from tests.builders import (
     request,
 )
 from tests.rules.diagnosis_cards import only
+from tests.rules.facts_tables import diagnosis_facts, terminology
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+ALL = ["location", "onset", "character_severity", "associated_symptoms", "exam", "assessment"]
+
+
+@pytest.mark.parametrize("icd, note, documented, missing", [
+    pytest.param("M54.50", None, False, ALL, id="nothing-documented"),
+    pytest.param("M54.50", FULL_NOTE, True, None, id="everything-documented"),
+    pytest.param("M54.50", "Assessment: nonspecific low back pain.", True,
+                 ["associated_symptoms"], id="structured-elements-and-assessment"),
+    pytest.param("M54.41", None, False, None, id="specific-code"),
+    pytest.param("S39.012A", None, False, None, id="injury-code"),
+    pytest.param("I10", None, False, None, id="not-low-back-pain"),
+])
+def test_evaluate_on_a_table_of_records(icd, note, documented, missing):
+    facts = diagnosis_facts(condition(icd=icd, note=note, documented=documented))
+    found = documentation_missing.evaluate(facts, terminology())
+    if missing is None:
+        assert found == []
+        return
+    [finding] = found
+    assert (finding.rule_id, finding.target, finding.indicator) == (
+        documentation_missing.RULE_ID, "Condition/c1", None)
+    assert finding.params["missing"] == missing
+    assert finding.suggestions == []
+
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------
 PARTS = {

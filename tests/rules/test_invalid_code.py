@@ -1,15 +1,43 @@
-"""[invalid-code]: codes not billable on the date of service, and their real replacements."""
+"""[invalid-code]: codes not billable on the date of service, and their real replacements. Its
+``evaluate(facts, terminology)`` on a table of codes and dates, then whole requests through to
+the card."""
 
 from __future__ import annotations
 
 import pytest
 
 from cds_service import create_app
+from cds_service.rules import invalid_code
 from cds_service.terminology import ICD10CM_SYSTEM, SNOMED_SYSTEM
+from tests.builders import condition
+from tests.rules.facts_tables import diagnosis_facts, outcome, terminology
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 
 
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("code, day, expected", [
+    pytest.param("M54.5", "2026-03-02", ["M54.50", "M54.51", "M54.59"], id="m54.5-since-fy2022"),
+    pytest.param("M51.36", "2026-11-20", ["M51.360", "M51.361", "M51.362", "M51.369"],
+                 id="m51.36-since-fy2025"),
+    pytest.param("S39.012", "2026-11-20", ["S39.012A", "S39.012D", "S39.012S"],
+                 id="missing-7th-character"),
+    pytest.param("M54.50", "2021-06-01", ["M54.5"], id="m54.50-before-it-existed"),
+    pytest.param("M545", "2026-11-20", ["M54.50", "M54.51", "M54.59"], id="without-dot"),
+    pytest.param("M54.99", "2026-09-15", [], id="not-a-code"),
+    pytest.param("M54.5", "2021-09-30", None, id="m54.5-billable-then"),
+    pytest.param("M51.36", "2024-09-30", None, id="m51.36-billable-then"),
+    pytest.param("M54.50", "2026-11-20", None, id="billable"),
+    pytest.param("S39.012A", "2026-11-20", None, id="billable-injury"),
+])
+def test_evaluate_on_a_table_of_codes_and_dates(code, day, expected):
+    facts = diagnosis_facts(condition(icd=code, documented=False, recorded=None), day=day)
+    found = invalid_code.evaluate(facts, terminology())
+    want = [] if expected is None else [("Condition/c1", expected, None)]
+    assert outcome(found, invalid_code.RULE_ID) == want
+
+
+# -- whole requests, through the pipeline to the card ----------------------------------------------
 def request_with(codings, start="2026-11-20T09:00:00-05:00", recorded="2026-11-20"):
     condition = {
         "resourceType": "Condition", "id": "c1",

@@ -1,4 +1,6 @@
-"""[medicare-97014]"""
+"""[medicare-97014]: Medicare pays unattended electrical stimulation as G0283, not 97014. Its
+``evaluate(facts, terminology)`` on a table of orders and payers, then whole requests through
+to the card."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 
 import pytest
 
+from cds_service.rules import medicare_97014
 from cds_service.terminology import HCPCS_SYSTEM, SNOMED_SYSTEM
 from tests.procedure_builders import (
     commercial,
@@ -16,7 +19,27 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.rules.facts_tables import discharge_facts, new_codes, order_facts, terminology
 from tests.rules.procedure_cards import LBP, actions, cards_of
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("hook, codes, payer, expected", [
+    pytest.param("order-sign", ["97014"], "medicare", [("97014", ["G0283"])], id="ordered"),
+    pytest.param("encounter-discharge", ["97014"], "medicare", [("97014", ["G0283"])],
+                 id="performed"),
+    pytest.param("order-sign", ["97110", "97014"], "medicare", [("97014", ["G0283"])],
+                 id="among-others"),
+    pytest.param("order-sign", ["97014"], "commercial", [], id="commercial"),
+    pytest.param("order-sign", ["97014"], None, [], id="no-coverage"),
+    pytest.param("order-sign", ["G0283"], "medicare", [], id="already-g0283"),
+])
+def test_evaluate_on_a_table_of_orders_and_payers(hook, codes, payer, expected):
+    facts = (order_facts(codes, payer=payer) if hook == "order-sign"
+             else discharge_facts(codes, payer=payer))
+    found = medicare_97014.evaluate(facts, terminology())
+    assert {f.rule_id for f in found} <= {medicare_97014.RULE_ID}
+    assert [(f.params["code"], new_codes(f)) for f in found] == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,12 @@
-"""[ncci-manual-therapy-cmt]"""
+"""[ncci-manual-therapy-cmt]: manual therapy (97140) with chiropractic manipulation on the same
+visit needs modifier 59/XS (an NCCI edit). Its ``evaluate(facts, terminology)`` on a table of
+orders and procedures, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import ncci_manual_therapy_cmt
 from tests.procedure_builders import (
     commercial,
     discharge,
@@ -12,7 +15,27 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.rules.facts_tables import discharge_facts, order_facts, terminology
 from tests.rules.procedure_cards import LBP, cards_of
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("orders, performed, expected", [
+    pytest.param(["98940", "97140"], [], [("98940", "97140")], id="both-ordered"),
+    pytest.param(["97140"], ["98942"], [("98942", "97140")], id="manipulation-done-today"),
+    pytest.param(None, ["98941", "97140"], [("98941", "97140")], id="both-performed"),
+    pytest.param(["97140"], [], [], id="manual-therapy-alone"),
+    pytest.param(None, ["98940"], [], id="manipulation-alone"),
+    pytest.param(None, ["97110", "98940"], [], id="other-therapy"),
+    pytest.param(["97140", "97530"], [], [], id="no-manipulation"),
+])
+def test_evaluate_on_a_table_of_orders_and_procedures(orders, performed, expected):
+    facts = (order_facts(orders, performed=performed) if orders is not None
+             else discharge_facts(performed, payer="medicare"))
+    found = ncci_manual_therapy_cmt.evaluate(facts, terminology())
+    assert {f.rule_id for f in found} <= {ncci_manual_therapy_cmt.RULE_ID}
+    assert [(f.params["cmt"], f.params["manual"]) for f in found] == expected
+    assert all(f.suggestions == [] for f in found)
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

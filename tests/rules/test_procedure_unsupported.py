@@ -1,9 +1,12 @@
-"""[procedure-unsupported]"""
+"""[procedure-unsupported]: an order or procedure (cardiac rehab, debridement, wound care) that
+no diagnosis on the encounter can support. Its ``evaluate(facts, terminology)`` on a table of
+orders and diagnoses, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import procedure_unsupported
 from cds_service.terminology import CPT_SYSTEM, HCPCS_SYSTEM
 from tests.procedure_builders import (
     commercial,
@@ -13,7 +16,37 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.rules.facts_tables import deleted, discharge_facts, order_facts, terminology
 from tests.rules.procedure_cards import LBP, actions, cards_of
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("codes, icd, expected", [
+    pytest.param(["97597"], ["M54.50"], [("97597", ["ServiceRequest/sr1"])], id="debridement"),
+    pytest.param(["93797"], ["M54.41", "M51.16"], [("93797", ["ServiceRequest/sr1"])],
+                 id="cardiac-rehab"),
+    pytest.param(["G0422"], ["M54.50"], [("G0422", ["ServiceRequest/sr1"])],
+                 id="intensive-cardiac-rehab"),
+    pytest.param(["11042", "97110"], ["M54.50"], [("11042", ["ServiceRequest/sr1"])],
+                 id="only-the-unsupported-one"),
+    pytest.param(["11042"], ["M54.50", "L89.154"], [], id="wound-on-the-visit"),
+    pytest.param(["97597"], ["M54.50", "E11.621"], [], id="another-diagnosis-may-support"),
+    pytest.param(["97110"], ["M54.50"], [], id="back-treatment"),
+    pytest.param(["98940"], ["M99.03"], [], id="manipulation"),
+    pytest.param(["90686"], ["M54.50"], [], id="not-this-services-business"),
+    pytest.param(["97597"], [], [], id="no-diagnosis"),
+])
+def test_evaluate_on_a_table_of_orders(codes, icd, expected):
+    found = procedure_unsupported.evaluate(order_facts(codes, icd), terminology())
+    assert {f.rule_id for f in found} <= {procedure_unsupported.RULE_ID}
+    assert [(f.params["code"], deleted(f)) for f in found] == expected
+
+
+def test_evaluate_on_a_performed_procedure_suggests_nothing():
+    facts = discharge_facts(["93797"], ["M54.41"])
+    [finding] = procedure_unsupported.evaluate(facts, terminology())
+    assert (finding.rule_id, finding.params["code"], finding.suggestions) == (
+        procedure_unsupported.RULE_ID, "93797", [])
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

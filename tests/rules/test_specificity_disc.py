@@ -1,9 +1,12 @@
-"""[specificity-disc]"""
+"""[specificity-disc]: low back pain whose record documents a disc herniation or degeneration
+gets the M51.- code for its kind, pain pattern and level. Its ``evaluate(facts, terminology)``
+on a table of notes, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import specificity_disc
 from tests.builders import (
     cards_of,
     condition,
@@ -12,6 +15,45 @@ from tests.builders import (
     request,
 )
 from tests.rules.diagnosis_cards import IN_2023, actions, all_codes, checked, only
+from tests.rules.facts_tables import deleted, diagnosis_facts, outcome, terminology
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+FIRES = "Condition/c1"
+
+
+@pytest.mark.parametrize("icd, note, day, expected", [
+    pytest.param("M54.50", "MRI shows L4-5 disc herniation. No radiation.", "2026-11-20",
+                 [(FIRES, ["M51.26"], None)], id="herniation-axial-lumbar"),
+    pytest.param("M54.50", "HNP L5-S1 with left sciatica.", "2026-11-20",
+                 [(FIRES, ["M51.17"], None)], id="herniation-radicular-lumbosacral"),
+    pytest.param("M54.50", "Disc herniation.", "2026-11-20",
+                 [(FIRES, ["M51.26", "M51.27"], None)], id="level-not-stated"),
+    pytest.param("M54.50", "Degenerative disc disease at L4-5; pain is axial only, no "
+                 "radiation.", "2026-11-20", [(FIRES, ["M51.360"], None)],
+                 id="degeneration-fy2025-on"),
+    pytest.param("M54.50", "Degenerative disc disease L4-5, no radiation.", "2023-05-02",
+                 [(FIRES, ["M51.36"], None)], id="degeneration-before-fy2025"),
+    pytest.param(["M54.50", "M51.369"], "Pain stays in the low back.", "2026-11-20",
+                 [(FIRES, ["M51.360"], None)], id="merges-degeneration-code"),
+    pytest.param("M54.50", "No disc herniation on MRI.", "2026-11-20", [], id="denied"),
+    pytest.param("M54.50", "Possible disc herniation, MRI pending.", "2026-11-20", [],
+                 id="doubted"),
+    pytest.param("M54.50", "Multilevel degenerative changes of the facets.", "2026-11-20", [],
+                 id="not-the-disc"),
+    pytest.param("M51.26", "L4-5 disc herniation.", "2026-11-20", [], id="already-specific"),
+])
+def test_evaluate_on_a_table_of_notes(icd, note, day, expected):
+    facts = diagnosis_facts(condition(icd=icd, note=note, recorded=None), day=day)
+    found = specificity_disc.evaluate(facts, terminology())
+    assert outcome(found, specificity_disc.RULE_ID) == expected
+
+
+def test_evaluate_merges_sciatica_coded_on_another_condition():
+    facts = diagnosis_facts(condition("c1", note="L4-5 herniated disc."),
+                            condition("c2", "M54.31"))
+    [finding] = specificity_disc.evaluate(facts, terminology())
+    assert outcome([finding], specificity_disc.RULE_ID) == [(FIRES, ["M51.16"], None)]
+    assert deleted(finding) == ["Condition/c2"]
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,12 @@
-"""[specificity-injury]"""
+"""[specificity-injury]: low back pain whose record documents a lumbar strain or sprain gets the
+injury code (S39.012-, S33.5XX-) with its 7th character. Its ``evaluate(facts, terminology)``
+on a table of notes, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import specificity_injury
 from tests.builders import (
     FULL_NOTE,
     cards_of,
@@ -13,6 +16,48 @@ from tests.builders import (
     request,
 )
 from tests.rules.diagnosis_cards import actions, only
+from tests.rules.facts_tables import diagnosis_facts, outcome, terminology
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+FIRES = "Condition/c1"
+
+
+@pytest.mark.parametrize("note, reason, expected", [
+    pytest.param("Lumbar strain after lifting a heavy box yesterday.", None,
+                 [(FIRES, ["S39.012A"], None)], id="strain"),
+    pytest.param("Lumbar sprain from a twisting injury.", None,
+                 [(FIRES, ["S33.5XXA"], None)], id="sprain"),
+    pytest.param("Returns for follow-up of lumbar strain, improving with PT.", None,
+                 [(FIRES, ["S39.012D"], None)], id="subsequent-encounter"),
+    pytest.param("Acute lumbosacral sprain/strain.", None,
+                 [(FIRES, ["S39.012A", "S33.5XXA"], None)], id="sprain-or-strain"),
+    pytest.param("Slipped and fell on ice two days ago.", None,
+                 [(FIRES, ["S39.012A", "S33.5XXA"], "info")], id="mechanism-alone-prompts"),
+    pytest.param(None, "Back strain at work", [(FIRES, ["S39.012A"], None)],
+                 id="encounter-reason"),
+    pytest.param("Denies any injury or fall. Pain worse with lifting.", None, [], id="denied"),
+    pytest.param("Pain when lifting a box at work.", None, [], id="lifting-is-no-injury"),
+    pytest.param("No trauma.", None, [], id="no-trauma"),
+    pytest.param(FULL_NOTE, None, [], id="documented-nonspecific"),
+])
+def test_evaluate_on_a_table_of_notes(note, reason, expected):
+    facts = diagnosis_facts(condition(note=note), reason=reason)
+    found = specificity_injury.evaluate(facts, terminology())
+    assert outcome(found, specificity_injury.RULE_ID) == expected
+
+
+@pytest.mark.parametrize("earlier, expected", [
+    pytest.param(condition("old", "S39.012A", encounter="e0", recorded="2026-10-30"),
+                 [(FIRES, ["S39.012D"], None)], id="diagnosed-before-is-later-care"),
+    pytest.param(condition("old", "S39.012A", encounter="e9", recorded="2026-12-15",
+                           documented=False), [], id="recorded-after-the-visit"),
+    pytest.param(condition("old", "S39.012A", encounter="e0", recorded="2026-01-10",
+                           clinical_status="resolved"), [], id="resolved-earlier"),
+])
+def test_evaluate_with_an_injury_of_another_encounter(earlier, expected):
+    facts = diagnosis_facts(condition("c1"), earlier)
+    found = specificity_injury.evaluate(facts, terminology())
+    assert outcome(found, specificity_injury.RULE_ID) == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,12 @@
-"""[specificity-radicular]"""
+"""[specificity-radicular]: nonspecific low back pain (M54.5-) whose record documents radiating
+pain or radiculopathy gets the code for its side and kind (M54.4-, M54.1-). Its
+``evaluate(facts, terminology)`` on a table of notes, then whole requests through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import specificity_radicular
 from cds_service.terminology import ICD10CM_SYSTEM, SNOMED_SYSTEM
 from tests.builders import (
     FULL_NOTE,
@@ -17,6 +20,44 @@ from tests.builders import (
     topic,
 )
 from tests.rules.diagnosis_cards import IN_2021, actions, checked, only
+from tests.rules.facts_tables import diagnosis_facts, outcome, terminology
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+FIRES = "Condition/c1"
+
+
+@pytest.mark.parametrize("icd, note, day, hook, expected", [
+    pytest.param("M54.50", "Right-sided sciatica since Monday.", "2026-11-20",
+                 "encounter-discharge", [(FIRES, ["M54.41"], None)], id="right-sciatica"),
+    pytest.param("M54.50", "LBP radiating down the left leg to the foot.", "2026-11-20",
+                 "encounter-discharge", [(FIRES, ["M54.42"], None)], id="left-leg"),
+    pytest.param("M54.50", "Low back pain with sciatica.", "2026-11-20", "encounter-discharge",
+                 [(FIRES, ["M54.40"], None)], id="side-not-stated"),
+    pytest.param("M54.50", "Assessment: lumbar radiculopathy, L4.", "2026-11-20",
+                 "encounter-discharge", [(FIRES, ["M54.16"], None)], id="lumbar-radiculopathy"),
+    pytest.param("M54.50", "Radiculopathy.", "2026-11-20", "encounter-discharge",
+                 [(FIRES, ["M54.16", "M54.17"], None)], id="region-not-stated"),
+    pytest.param("M54.5", "Sciatica on the right.", "2021-06-01", "encounter-discharge",
+                 [(FIRES, ["M54.41"], None)], id="2021-replaces-m54.5"),
+    pytest.param("M54.50", "Left sciatica.", "2026-11-20", "order-sign",
+                 [(FIRES, ["M54.42"], None)], id="order-sign"),
+    pytest.param("M54.50", "No radicular symptoms. Negative straight leg raise bilaterally.",
+                 "2026-11-20", "encounter-discharge", [], id="denied"),
+    pytest.param("M54.50", "Possible sciatica, will reassess.", "2026-11-20",
+                 "encounter-discharge", [], id="doubted"),
+    pytest.param("M54.50", "Sciatica has resolved.", "2026-11-20", "encounter-discharge", [],
+                 id="resolved"),
+    pytest.param("M54.50", FULL_NOTE, "2026-11-20", "encounter-discharge", [],
+                 id="documented-nonspecific"),
+    pytest.param("M54.41", "Right sciatica.", "2026-11-20", "encounter-discharge", [],
+                 id="already-specific"),
+    pytest.param("I10", "Right sciatica.", "2026-11-20", "encounter-discharge", [],
+                 id="not-low-back-pain"),
+])
+def test_evaluate_on_a_table_of_notes(icd, note, day, hook, expected):
+    facts = diagnosis_facts(condition(icd=icd, note=note, recorded=None), day=day, hook=hook)
+    found = specificity_radicular.evaluate(facts, terminology())
+    assert outcome(found, specificity_radicular.RULE_ID) == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------

@@ -1,9 +1,12 @@
-"""[specificity-vertebrogenic]"""
+"""[specificity-vertebrogenic]: low back pain documented as vertebrogenic gets M54.51 (from
+2021-10-01). Its ``evaluate(facts, terminology)`` on a table of notes, then whole requests
+through to the card."""
 
 from __future__ import annotations
 
 import pytest
 
+from cds_service.rules import specificity_vertebrogenic
 from tests.builders import (
     FULL_NOTE,
     cards_of,
@@ -13,6 +16,27 @@ from tests.builders import (
     suggested_codes,
 )
 from tests.rules.diagnosis_cards import actions, only
+from tests.rules.facts_tables import diagnosis_facts, outcome, terminology
+
+
+# -- evaluate(facts, terminology) on tables of facts -----------------------------------------------
+@pytest.mark.parametrize("icd, note, day, expected", [
+    pytest.param("M54.50", "Vertebrogenic low back pain. ", "2026-11-20",
+                 [("Condition/c1", ["M54.51"], None)], id="vertebrogenic"),
+    pytest.param("M54.50", "Assessment: vertebral endplate pain at L4-L5. ", "2026-11-20",
+                 [("Condition/c1", ["M54.51"], None)], id="endplate-pain"),
+    pytest.param("M54.50", "Not vertebrogenic. ", "2026-11-20", [], id="denied"),
+    pytest.param("M54.51", "Vertebrogenic low back pain. ", "2026-11-20", [],
+                 id="already-coded"),
+    pytest.param("M54.50", "Vertebrogenic pain and L4-5 disc herniation. ", "2026-11-20", [],
+                 id="disc-is-more-specific"),
+    pytest.param("M54.5", "Vertebrogenic low back pain. ", "2020-06-01", [],
+                 id="before-m54.51-existed"),
+])
+def test_evaluate_on_a_table_of_notes(icd, note, day, expected):
+    facts = diagnosis_facts(condition(icd=icd, note=note + FULL_NOTE, recorded=None), day=day)
+    found = specificity_vertebrogenic.evaluate(facts, terminology())
+    assert outcome(found, specificity_vertebrogenic.RULE_ID) == expected
 
 
 # -- whole requests, through the pipeline to the card ---------------------------------------------
