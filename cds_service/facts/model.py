@@ -23,7 +23,8 @@ from ..terminology import (
 
 if TYPE_CHECKING:
     from ..terminology import Reading
-    from .documented import Documented, LowBackGroup
+    from .low_back import LowBackGroup
+    from .picture import Documented
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class EncounterFacts:
     procedures: list[ProcedureFact]
     prior_procedures: list[ProcedureFact]
     coverages: list[dict]
-    # the encounter's low back problem, planned once for every rule (facts.documented)
+    # the encounter's low back problem, planned once for every rule (facts.low_back)
     low_back: LowBackGroup | None = field(default=None, repr=False)
 
     @property

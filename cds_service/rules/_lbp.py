@@ -20,7 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from ..facts import Diagnosis, Documented, EncounterFacts
+from ..facts import Diagnosis, EncounterFacts
+from ..facts.low_back import speaking_family
+from ..facts.picture import Documented
 from ..terminology import (
     CANONICAL_BASE,
     ICD10_WHO_SYSTEM,
@@ -80,7 +82,7 @@ def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Termin
     given = 0
     for seen in facts.low_back.coded_nonspecific:
         day = seen.diagnosis.date_of_service
-        if seen.owner == owner and all(terminology.icd.is_billable(c, day)
+        if speaking_family(seen) == owner and all(terminology.icd.is_billable(c, day)
                                        for c in seen.old_codes):
             yield seen
             given += 1
@@ -91,9 +93,9 @@ def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Termin
 def recoding(seen: Documented) -> tuple[list[str], list[Diagnosis]]:
     """The codes a recoding of ``seen`` replaces (its nonspecific codes, and the codes of its
     family it carries beside them) and the other Conditions it merges."""
-    if seen.owner == "radicular":
+    if speaking_family(seen) == "radicular":
         return [*seen.old_codes, *seen.radicular.extra_codes], seen.radicular.absorb
-    if seen.owner == "disc":
+    if speaking_family(seen) == "disc":
         return [*seen.old_codes, *seen.disc.extra_codes], seen.disc.absorb
     return list(seen.old_codes), []
 
@@ -197,7 +199,7 @@ def more_specific_options(seen: Documented, day: date, terminology: Terminology
                           ) -> list[Option]:
     """What the documentation supports beyond the diagnosis's own code, by the family that
     speaks for it; [] when nothing more (or when the encounter already codes it)."""
-    owner = seen.owner
+    owner = speaking_family(seen)
     if owner == "injury":
         return [] if seen.injury.specified else injury_options(seen, day, terminology)
     if owner == "disc":

@@ -17,8 +17,8 @@ LbpDocumentedFindingToIcd10cm maps to it.
 from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
-from ..facts.documented import EVIDENCE_LIMIT, sources_of
 from ..facts.evidence import Evidence, diagnosis_codes, procedure_codes, text_evidence, unique
+from ..facts.picture import EVIDENCE_LIMIT, sources_of
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
 from ..terminology.text import STATUS_ORDER
 from ._fhir import new_condition, recoded, without_codes

@@ -13,8 +13,9 @@ alternatives with a prompt to document the kind of injury.
 
 from __future__ import annotations
 
-from ..facts import Documented, EncounterFacts
-from ..facts.documented import INJURY
+from ..facts import EncounterFacts
+from ..facts.membership import INJURY
+from ..facts.picture import Documented
 from ..terminology import ICD10CM_SYSTEM, Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Finding
 from ._lbp import (

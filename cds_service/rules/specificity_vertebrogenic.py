@@ -5,8 +5,8 @@ Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (Apri
 Vertebrogenic low back pain, inclusion term "Low back vertebral endplate pain", for when the
 provider documents it; M54.51 is billable from 2021-10-01
 (``valuesets/icd10cm-billable-periods.json``). Speaks only where no injury, disc or radicular
-finding already claims the diagnosis (``Picture.owner``): those codes are more specific still,
-and M54.5 Excludes1 several of them.
+finding already claims the diagnosis (``facts.low_back.speaking_family``): those codes are more
+specific still, and M54.5 Excludes1 several of them.
 """
 
 from __future__ import annotations
