@@ -19,7 +19,8 @@ import orjson
 
 from .data_files import data_dir
 from .facts.evidence import Evidence
-from .rules import RULES, Action, Finding, Suggestion
+from .rules._findings import Action, Finding, Suggestion
+from .rules._registry import RULES
 from .terminology import ICD10CM_RELEASE
 
 # CDS Hooks 2.0 §Card attributes: summary "<140 characters", so 139 at most.

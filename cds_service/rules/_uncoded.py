@@ -26,14 +26,9 @@ from ..facts.picture import Documented
 from ..terminology import Terminology
 from ._excludes import drop_choices
 from ._findings import Suggestion
-from ._lbp import (
-    Option,
-    changes,
-    default_options,
-    more_specific_options,
-    recommend_first,
-)
-from ._memo import per_request
+from ._memo import per_evaluation
+from ._options import Option, default_options, more_specific_options
+from ._suggestions import changes, recommend_first
 
 
 @dataclass
@@ -54,7 +49,7 @@ class UncodedPlan:
     merged: list[Diagnosis] = field(default_factory=list)
 
 
-@per_request
+@per_evaluation
 def uncoded_plan(facts: EncounterFacts, terminology: Terminology) -> UncodedPlan | None:
     group = facts.low_back
     if group is None or group.uncoded_host is None:
@@ -101,10 +96,18 @@ def specific_plan(facts: EncounterFacts, terminology: Terminology, owner: str
     return plan if speaking_family(plan.host) == owner else None
 
 
-def plan_suggestions(plan: UncodedPlan, facts: EncounterFacts, terminology: Terminology
-                     ) -> list[Suggestion]:
-    """The suggestions that add each option's code to the uncoded host, merging what it leads."""
+def specific_plan_suggestions(facts: EncounterFacts, terminology: Terminology,
+                              owner: str | None
+                              ) -> tuple[UncodedPlan, list[Suggestion]] | None:
+    """The uncoded host's plan when the specificity rule of ``owner`` speaks for it, with the
+    suggestions that add each option's code to the host, merging what it leads (the first
+    recommended); None when there is no such plan or nothing to suggest."""
+    plan = specific_plan(facts, terminology, owner)
+    if plan is None:
+        return None
     suggestions = changes(plan.options, facts, plan.host.diagnosis, [], terminology,
                           plan.merged)
+    if not suggestions:
+        return None
     recommend_first(suggestions)
-    return suggestions
+    return plan, suggestions

@@ -22,7 +22,7 @@ from ..facts import EncounterFacts
 from ..facts.low_back import speaking_family
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import code_change, recommend_first, system_name
+from ._suggestions import code_change, recommend_first, system_name
 from ._uncoded import uncoded_plan
 
 RULE_ID = "icd10cm-missing"

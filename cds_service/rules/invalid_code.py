@@ -17,7 +17,9 @@ from ..facts.low_back import speaking_family
 from ..terminology import Terminology
 from ._fhir import without_codes
 from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
-from ._lbp import Option, changes, disc_radicular_option, more_specific_options, recoding
+from ._options import Option, disc_radicular_option, more_specific_options
+from ._pictures import recoding
+from ._suggestions import changes
 
 RULE_ID = "invalid-code"
 HOOKS = ("order-sign", "encounter-discharge")
