@@ -76,7 +76,6 @@ class Totals:
         return self.flags[name] - bool(getattr(item, name)) > 0
 
 
-
 def contribution_of(member: Member, reader) -> Contribution:
     coded = set(member.coded_in)
     radicular_kinds = radicular_kinds_in(member.documents)
@@ -117,7 +116,6 @@ def contribution_of(member: Member, reader) -> Contribution:
         radicular_merge=radicular_merge,
         disc_merge=disc_merge,
     )
-
 
 
 def families_of(contribution: Contribution) -> list[str]:

@@ -60,7 +60,6 @@ def earlier_injuries(facts: EncounterFacts, terminology: Terminology
     return found
 
 
-
 def picture_of(facts, terminology, member: Member, own: Contribution, totals: Totals,
              family: str, old_codes: tuple[str, ...], shared_evidence: list[Code],
              shared_evidence_words: list[list[str]],

@@ -88,7 +88,6 @@ class LowBackGroup:
         self._led_ids = {id(d) for d in self.led}
 
 
-
 def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBackGroup:
     """The pictures of every low back diagnosis of the encounter, and the group's leader."""
     members = members_of(facts.diagnoses, terminology)
@@ -137,13 +136,11 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
     return group
 
 
-
 def _coded_disc(member: Member) -> bool:
     """Coded as a disc displacement or degeneration (M51.2-, M51.3-), not yet with
     radiculopathy (M51.1-)."""
     return (member.coded(DISC_DISPLACEMENT) or member.coded(DISC_DEGENERATION)) and not (
         member.coded(RADICULAR_SPECIFIED))
-
 
 
 def _lead(pictures: list[Documented], members: list[Member], facts: EncounterFacts,
