@@ -131,7 +131,7 @@ def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBac
                            earlier, contributors, shared_places)
         seen_before[key] = picture
         pictures.append(picture)
-    group = _lead(pictures, members, facts, terminology)
+    group = _choose_leader(pictures, members, facts, terminology)
     group._by_id = {id(p.diagnosis): p for p in pictures}
     return group
 
@@ -143,7 +143,7 @@ def _coded_disc(member: Member) -> bool:
         member.coded(RADICULAR_SPECIFIED))
 
 
-def _lead(pictures: list[Documented], members: list[Member], facts: EncounterFacts,
+def _choose_leader(pictures: list[Documented], members: list[Member], facts: EncounterFacts,
           terminology: Terminology) -> LowBackGroup:
     """Choose the group's leader and hand out the Conditions each card merges (see the module
     docstring): every merged Condition goes to one card only."""

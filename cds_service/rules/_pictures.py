@@ -21,8 +21,8 @@ def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Termin
     given = 0
     for seen in facts.low_back.coded_nonspecific:
         day = seen.diagnosis.date_of_service
-        if speaking_family(seen) == owner and all(terminology.icd.is_billable(c, day)
-                                       for c in seen.old_codes):
+        if speaking_family(seen) == owner and all(
+                terminology.icd.is_billable(c, day) for c in seen.old_codes):
             yield seen
             given += 1
             if given >= MAX_FINDINGS_PER_RULE:
@@ -32,8 +32,9 @@ def owned_pictures(facts: EncounterFacts, owner: str | None, terminology: Termin
 def recoding(seen: Documented) -> tuple[list[str], list[Diagnosis]]:
     """The codes a recoding of ``seen`` replaces (its nonspecific codes, and the codes of its
     family it carries beside them) and the other Conditions it merges."""
-    if speaking_family(seen) == "radicular":
+    family = speaking_family(seen)
+    if family == "radicular":
         return [*seen.old_codes, *seen.radicular.extra_codes], seen.radicular.absorb
-    if speaking_family(seen) == "disc":
+    if family == "disc":
         return [*seen.old_codes, *seen.disc.extra_codes], seen.disc.absorb
     return list(seen.old_codes), []
