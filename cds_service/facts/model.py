@@ -24,7 +24,6 @@ from ..terminology import (
 if TYPE_CHECKING:
     from ..terminology import Reading
     from .low_back import LowBackGroup
-    from .picture import Documented
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,6 @@ class Diagnosis:
     candidates: tuple[str, ...] = ()
     # what the Condition's texts say (notes, code text, evidence, the Encounter's reason)
     reading: Reading | None = field(default=None, repr=False)
-    # what the record documents about this diagnosis, for the low-back families (else None)
-    documented: Documented | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str | None:
