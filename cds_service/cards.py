@@ -8,35 +8,23 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import orjson
 
+from .card_templates import CardTemplate, compile_text, load_template, read_toml, wording
 from .data_files import data_dir
 from .facts.evidence import Evidence
-from .rules import RULES, Action, Finding, Suggestion
+from .rules._findings import Action, Finding, Suggestion
+from .rules._registry import RULES
 from .terminology import ICD10CM_RELEASE
 
 # CDS Hooks 2.0 §Card attributes: summary "<140 characters", so 139 at most.
 SUMMARY_LIMIT = 139
 _BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")
-_INDICATORS = frozenset({"info", "warning", "critical"})
-_SELECTION = frozenset({"at-most-one", "any"})
-
-
-class CardTemplateError(Exception):
-    """A card template is missing or malformed; the service must not start with it."""
-
-
-_env = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=False,
-)
 
 
 class _RenderedTexts:
@@ -80,31 +68,17 @@ def _sorted_set(value: Any) -> Any:
     raise TypeError
 
 
-@dataclass
-class CardTemplate:
-    rule_id: str
-    title: str
-    indicator: str
-    selection_behavior: str
-    summary: jinja2.Template
-    detail: jinja2.Template
-    labels: dict[str, jinja2.Template]
-    actions: dict[str, jinja2.Template]
-    override_reasons: list[dict]
-    link: dict | None
-
-
 class CardRenderer:
     def __init__(self, directory: Path | None = None):
         directory = directory or data_dir("cards")
-        common = _read_toml(directory / "_common.toml")
+        common = read_toml(directory / "_common.toml")
         self.source_label: str = common["source_label"]
         self.topic_system: str = common["topic_system"]
         self.override_system: str = common["override_reason_system"]
-        self.unavailable = _compile(common["unavailable"], "_common.toml: unavailable")
-        self.why = _compile(common["why"], "_common.toml: why")
+        self.unavailable = compile_text(common["unavailable"], "_common.toml: unavailable")
+        self.why = compile_text(common["why"], "_common.toml: why")
         self.set_aside_words: dict[str, str] = dict(common.get("set_aside_words", {}))
-        self.templates = {rule.id: _load_template(directory, rule.id) for rule in RULES}
+        self.templates = {rule.id: load_template(directory, rule.id) for rule in RULES}
         self._texts = _RenderedTexts()
 
     def render(self, findings: list[Finding], unavailable: frozenset[str] = frozenset(),
@@ -157,7 +131,7 @@ class CardRenderer:
     def _suggestion(self, template: CardTemplate, suggestion: Suggestion) -> dict:
         rendered: dict[str, Any] = {
             "label": self._texts.render(
-                _lookup(template.labels, suggestion.label, template), suggestion.params,
+                wording(template.labels, suggestion.label, template), suggestion.params,
                 squash=True),
             "uuid": str(uuid.uuid4()),
             "actions": [self._action(template, a, suggestion.params) for a in suggestion.actions],
@@ -170,7 +144,7 @@ class CardRenderer:
         rendered: dict[str, Any] = {
             "type": action.type,
             "description": self._texts.render(
-                _lookup(template.actions, action.description, template), params, squash=True),
+                wording(template.actions, action.description, template), params, squash=True),
         }
         if action.resource is not None:
             rendered["resource"] = action.resource
@@ -258,60 +232,5 @@ def _plain(words: str) -> str:
     return _MARKDOWN.sub(r"\\\1", _SPACES.sub(" ", words))
 
 
-def _lookup(table: dict[str, jinja2.Template], key: str, template: CardTemplate):
-    try:
-        return table[key]
-    except KeyError:
-        raise CardTemplateError(f"cards/{template.rule_id}.toml has no wording '{key}'") from None
-
-
 def _squash(text: str) -> str:
     return " ".join(text.split())
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CardTemplateError(f"{path.name}: card template missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CardTemplateError(f"{path.name}: not valid TOML ({exc})") from None
-
-
-def _compile(source: str, where: str) -> jinja2.Template:
-    try:
-        return _env.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise CardTemplateError(f"{where}: {exc}") from None
-
-
-def _load_template(directory: Path, rule_id: str) -> CardTemplate:
-    name = f"{rule_id}.toml"
-    data = _read_toml(directory / name)
-    for required in ("title", "indicator", "summary", "detail"):
-        if not isinstance(data.get(required), str) or not data[required].strip():
-            raise CardTemplateError(f"{name}: '{required}' is required")
-    if data["indicator"] not in _INDICATORS:
-        raise CardTemplateError(f"{name}: indicator must be one of {sorted(_INDICATORS)}")
-    selection = data.get("selection_behavior", "at-most-one")
-    if selection not in _SELECTION:
-        raise CardTemplateError(f"{name}: selection_behavior must be one of {sorted(_SELECTION)}")
-    reasons = data.get("override_reasons", [])
-    if not all(isinstance(r, dict) and r.get("code") and r.get("display") for r in reasons):
-        raise CardTemplateError(f"{name}: each override_reasons entry needs code and display")
-    link = data.get("link")
-    if link is not None and not (isinstance(link, dict) and link.get("label") and link.get("url")):
-        raise CardTemplateError(f"{name}: link needs label and url")
-    return CardTemplate(
-        rule_id=rule_id,
-        title=data["title"],
-        indicator=data["indicator"],
-        selection_behavior=selection,
-        summary=_compile(data["summary"], f"{name}: summary"),
-        detail=_compile(data["detail"], f"{name}: detail"),
-        labels={k: _compile(v, f"{name}: labels.{k}") for k, v in data.get("labels", {}).items()},
-        actions={k: _compile(v, f"{name}: actions.{k}")
-                 for k, v in data.get("actions", {}).items()},
-        override_reasons=reasons,
-        link=link,
-    )

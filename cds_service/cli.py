@@ -79,7 +79,7 @@ def _setting_help(name: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .cards import CardTemplateError
+    from .card_templates import CardTemplateError
     from .server import run
     from .store import StoreError
     from .terminology import TerminologyError

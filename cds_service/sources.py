@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from .cards import CardTemplateError
+from .card_templates import CardTemplateError
 from .data_files import data_dir
 from .terminology import TerminologyError
 

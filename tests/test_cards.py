@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.cards import CardRenderer, CardTemplateError
+from cds_service.card_templates import CardTemplateError
+from cds_service.cards import CardRenderer
 from cds_service.data_files import data_dir
-from cds_service.rules import RULES, Action, Finding, Suggestion
+from cds_service.rules._findings import Action, Finding, Suggestion
+from cds_service.rules._registry import RULES
 from tests.contract import check_card_shape
 
 

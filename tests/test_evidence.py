@@ -279,7 +279,7 @@ def test_a_procedure_rule_names_the_procedure_and_its_day():
 
 def test_each_text_read_has_its_source_in_the_same_order():
     from cds_service.facts import build_facts
-    from cds_service.facts.documented import sources_of, texts_of
+    from cds_service.facts.picture import sources_of, texts_of
 
     enc = encounter(reason_text="Back pain", type_text="Office visit")
     enc["reasonCode"][0]["coding"] = [{"system": "http://snomed.info/sct", "code": "279039007",

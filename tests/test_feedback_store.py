@@ -413,7 +413,7 @@ def test_report_lists_every_rule_and_names_our_reasons(store):
         "system": REASONS, "code": "payer-accepts-code",
         "display": "Payer's own code set accepts this code for this date", "count": 1}]
     assert by_id["invalid-code"]["title"]
-    from cds_service.rules import RULES
+    from cds_service.rules._registry import RULES
 
     assert {rule.id for rule in RULES} <= set(by_id)  # rules never shown are listed with 0
     assert report["rules"][0]["ruleId"] == "invalid-code"  # the most overridden first

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from cds_service import create_app
-from cds_service.cards import CardTemplateError
+from cds_service.card_templates import CardTemplateError
 from cds_service.http.rule_pages import knowledge_files
-from cds_service.rules import RULES
+from cds_service.rules._registry import RULES
 from cds_service.settings import Settings
 from cds_service.sources import (
     SourcesError,

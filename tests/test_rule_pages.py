@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cds_service.rules import RULES
+from cds_service.rules._registry import RULES
 from cds_service.sources import catalog, rule_page_text
 from tests import browser
 from tests.conftest import LiveServer, load_example

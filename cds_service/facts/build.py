@@ -16,8 +16,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..terminology import Terminology
-from .documented import document_low_back, texts_of
+from .low_back import document_low_back
 from .model import Code, Diagnosis, EncounterFacts, ProcedureFact, codings, is_active
+from .picture import texts_of
 
 _EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 _EXCLUDED_PROCEDURE_STATUS = frozenset({"entered-in-error", "not-done"})

@@ -23,7 +23,7 @@ from ..terminology import (
 
 if TYPE_CHECKING:
     from ..terminology import Reading
-    from .documented import Documented, LowBackGroup
+    from .low_back import LowBackGroup
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,6 @@ class Diagnosis:
     candidates: tuple[str, ...] = ()
     # what the Condition's texts say (notes, code text, evidence, the Encounter's reason)
     reading: Reading | None = field(default=None, repr=False)
-    # what the record documents about this diagnosis, for the low-back families (else None)
-    documented: Documented | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str | None:
@@ -190,7 +188,7 @@ class EncounterFacts:
     procedures: list[ProcedureFact]
     prior_procedures: list[ProcedureFact]
     coverages: list[dict]
-    # the encounter's low back problem, planned once for every rule (facts.documented)
+    # the encounter's low back problem, planned once for every rule (facts.low_back)
     low_back: LowBackGroup | None = field(default=None, repr=False)
 
     @property

@@ -10,7 +10,8 @@ from ..cards import CardRenderer
 from ..deadline import enter_stage
 from ..errors import CdsError
 from ..facts import EncounterFacts, build_facts
-from ..rules import Finding, run_rules
+from ..rules._findings import Finding
+from ..rules._registry import run_rules
 from ..terminology import Terminology
 from .prefetch import Fetcher, resolve_prefetch
 from .request import HookRequest, parse_hook_request, validate_read_resources

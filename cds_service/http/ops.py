@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app
 
 from .. import metrics
-from ..rules import RULES
+from ..rules._registry import RULES
 from ..terminology.releases import fiscal_year_of
 from .errors import json_response
 

@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, request
 from ..data_files import data_dir
 from ..errors import CdsError
 from ..hooks import SERVICES
-from ..rules import RULES, Rule
+from ..rules._registry import RULES, Rule
 from ..sources import CATALOG_FILE, SourcesError, rule_page_text, rule_sources
 from .errors import json_response
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..facts.documented import DORSALGIA, NONSPECIFIC
+from ..facts.membership import DORSALGIA, NONSPECIFIC
 from ..terminology import ICD10CM_SYSTEM, Terminology
 
 

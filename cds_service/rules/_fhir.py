@@ -34,7 +34,7 @@ def icd_coding(code: str, terminology: Terminology, on: date | None = None) -> d
     return coding
 
 
-def recoded(diagnosis: Diagnosis, old: Iterable[str], new: str, terminology: Terminology
+def with_icd_code(diagnosis: Diagnosis, old: Iterable[str], new: str, terminology: Terminology
             ) -> dict:
     """The whole Condition with its ICD-10-CM codings ``old`` replaced by the one code ``new``
     (in the place of the first of them), or ``new`` appended when it had none of them (a

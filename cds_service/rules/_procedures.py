@@ -27,7 +27,8 @@ from ..terminology import (
     Terminology,
 )
 from ._fhir import clone
-from ._memo import per_request
+from ._findings import Action, Suggestion
+from ._memo import per_evaluation
 
 # Names of the knowledge files (valuesets/*.json) these rules read
 CPT_FACTS = "CptLbpProcedureFacts"
@@ -82,6 +83,23 @@ def billed_codes(services: Iterable[ProcedureFact]) -> list[BilledCode]:
     return found
 
 
+def billed_in(services: Iterable[ProcedureFact], valueset: str, terminology: Terminology
+              ) -> list[BilledCode]:
+    """The codes of ``services`` in the knowledge file ``valueset`` (CMT, therapy codes)."""
+    return [b for b in billed_codes(services)
+            if terminology.in_valueset(valueset, b.system, b.code)]
+
+
+def billed_for_medicare(services: Iterable[ProcedureFact], valueset: str,
+                        facts: EncounterFacts, terminology: Terminology) -> list[BilledCode]:
+    """``billed_in``, for a Medicare patient only: [] otherwise, and without a Coverage (the
+    payer rules then stay quiet)."""
+    billed = billed_in(services, valueset, terminology)
+    if not billed or payer_is_medicare(facts, terminology) is not True:
+        return []
+    return billed
+
+
 def encounter_services(facts: EncounterFacts) -> list[ProcedureFact]:
     """Everything done or being ordered in this encounter: on order-sign, the orders being
     signed and the procedures already performed; at discharge, the procedures."""
@@ -130,8 +148,23 @@ def with_procedure_code(service: ProcedureFact, old_code: str, system: str, code
     return resource
 
 
+def procedure_replacement(billed: BilledCode, system: str, code: str, display: str | None,
+                          recommended: bool = False) -> Suggestion:
+    """The suggestion that bills ``code`` in place of ``billed`` on its order or procedure
+    (wording keys: labels.replace, actions.replace)."""
+    service = billed.service
+    return Suggestion(
+        "replace",
+        [Action("update", "replace", resource=with_procedure_code(
+            service, billed.code, system, code, display))],
+        params={"old": billed.code, "new": code, "display": display or "",
+                "ordered": service.is_order},
+        is_recommended=recommended,
+    )
+
+
 # -- the payer -------------------------------------------------------------------------------------
-@per_request
+@per_evaluation
 def payer_is_medicare(facts: EncounterFacts, terminology: Terminology) -> bool | None:
     """True when a Coverage in force on the date of service is Medicare, False when there are
     Coverages and none is, None when there is no Coverage (payer rules then stay quiet)."""

@@ -1,5 +1,5 @@
 """The plan for the low back diagnosis coded only in SNOMED CT or WHO ICD-10 that leads the
-encounter's group (``facts.documented``): which ICD-10-CM code its documentation supports, and
+encounter's group (``facts.low_back``): which ICD-10-CM code its documentation supports, and
 what coding it does to the rest of the encounter.
 
 Its candidate is not on the claim, so no rule judges it as if it were. The plan chooses the code
@@ -20,18 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..facts import Diagnosis, Documented, EncounterFacts
+from ..facts import Diagnosis, EncounterFacts
+from ..facts.low_back import speaking_family
+from ..facts.picture import Documented
 from ..terminology import Terminology
 from ._excludes import drop_choices
 from ._findings import Suggestion
-from ._lbp import (
-    Option,
-    changes,
-    default_options,
-    more_specific_options,
-    recommend_first,
-)
-from ._memo import per_request
+from ._memo import per_evaluation
+from ._options import Option, default_options, more_specific_options
+from ._suggestions import changes, recommend_first
 
 
 @dataclass
@@ -52,7 +49,7 @@ class UncodedPlan:
     merged: list[Diagnosis] = field(default_factory=list)
 
 
-@per_request
+@per_evaluation
 def uncoded_plan(facts: EncounterFacts, terminology: Terminology) -> UncodedPlan | None:
     group = facts.low_back
     if group is None or group.uncoded_host is None:
@@ -69,7 +66,7 @@ def uncoded_plan(facts: EncounterFacts, terminology: Terminology) -> UncodedPlan
     on_encounter = facts.coded_on_encounter
     if any(o.code in on_encounter or (o.also and o.also in on_encounter) for o in options):
         return UncodedPlan(host, options, "covered", specific)
-    absorbed = host.disc.absorb if host.owner == "disc" else host.radicular.absorb
+    absorbed = host.disc.absorb if speaking_family(host) == "disc" else host.radicular.absorb
     merged = [*group.led, *(d for d in absorbed if not group.is_led(d))]
     chosen = options[0].code
     conflicts = []
@@ -96,13 +93,21 @@ def specific_plan(facts: EncounterFacts, terminology: Terminology, owner: str
     plan = uncoded_plan(facts, terminology)
     if plan is None or plan.state != "missing" or not plan.specific:
         return None
-    return plan if plan.host.owner == owner else None
+    return plan if speaking_family(plan.host) == owner else None
 
 
-def plan_suggestions(plan: UncodedPlan, facts: EncounterFacts, terminology: Terminology
-                     ) -> list[Suggestion]:
-    """The suggestions that add each option's code to the uncoded host, merging what it leads."""
+def specific_plan_suggestions(facts: EncounterFacts, terminology: Terminology,
+                              owner: str | None
+                              ) -> tuple[UncodedPlan, list[Suggestion]] | None:
+    """The uncoded host's plan when the specificity rule of ``owner`` speaks for it, with the
+    suggestions that add each option's code to the host, merging what it leads (the first
+    recommended); None when there is no such plan or nothing to suggest."""
+    plan = specific_plan(facts, terminology, owner)
+    if plan is None:
+        return None
     suggestions = changes(plan.options, facts, plan.host.diagnosis, [], terminology,
                           plan.merged)
+    if not suggestions:
+        return None
     recommend_first(suggestions)
-    return suggestions
+    return plan, suggestions

@@ -17,13 +17,13 @@ LbpDocumentedFindingToIcd10cm maps to it.
 from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
-from ..facts.documented import EVIDENCE_LIMIT, sources_of
 from ..facts.evidence import Evidence, diagnosis_codes, procedure_codes, text_evidence, unique
+from ..facts.picture import EVIDENCE_LIMIT, sources_of
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
 from ..terminology.text import STATUS_ORDER
-from ._fhir import new_condition, recoded, without_codes
+from ._codes import finding_code
+from ._fhir import new_condition, with_icd_code, without_codes
 from ._findings import Action, Finding, Suggestion
-from ._lbp import finding_code
 
 RULE_ID = "aftercare-code"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -106,7 +106,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
                 actions.append(Action("delete", "delete_wrong", resource_id=diagnosis.reference))
         else:
             actions = [Action("update", "replace_wrong",
-                              resource=recoded(diagnosis, [code], aftercare, terminology))]
+                              resource=with_icd_code(diagnosis, [code], aftercare, terminology))]
         actions += status_action()
         suggestions = [Suggestion("fix_wrong", actions, params=suggestion_params)] if (
             actions) else []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding
+from ._findings import Finding
 from ._procedures import (
     CPT_FACTS,
     billed_codes,

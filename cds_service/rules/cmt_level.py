@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Action, Finding, Suggestion
+from ._findings import Finding
 from ._procedures import (
     CMT_CODES,
     CPT_FACTS,
-    billed_codes,
     billed_evidence,
+    billed_in,
     concept_property,
     documented_regions,
     procedure_display,
-    with_procedure_code,
+    procedure_replacement,
 )
 
 RULE_ID = "cmt-level"
@@ -43,8 +43,7 @@ VALUESETS = (
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
-    cmt = [b for b in billed_codes(facts.billed_services)
-           if terminology.in_valueset(CMT_CODES, b.system, b.code)]
+    cmt = billed_in(facts.billed_services, CMT_CODES, terminology)
     if not cmt:
         return []
     regions = documented_regions(facts.diagnoses, terminology)
@@ -60,14 +59,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             continue
         matching = [code for code, (lo, hi) in levels.items() if lo <= len(regions) <= hi]
         suggestions = [
-            Suggestion(
-                "replace",
-                [Action("update", "replace", resource=with_procedure_code(
-                    billed.service, billed.code, billed.system, new,
-                    procedure_display(terminology, billed.system, new)))],
-                params={"old": billed.code, "new": new, "ordered": billed.service.is_order,
-                        "display": procedure_display(terminology, billed.system, new) or ""},
-            )
+            procedure_replacement(billed, billed.system, new,
+                                  procedure_display(terminology, billed.system, new))
             for new in matching
         ]
         findings.append(Finding(

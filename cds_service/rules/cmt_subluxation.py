@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import ICD10CM_SYSTEM, Terminology
-from . import Action, Finding, Suggestion
 from ._fhir import new_condition
+from ._findings import Action, Finding, Suggestion
 from ._procedures import (
     CMT_CODES,
     SPINAL_REGIONS_SYSTEM,
     SUBLUXATION_MAP,
-    billed_codes,
     billed_evidence,
+    billed_for_medicare,
     documented_regions,
     has_subluxation,
-    payer_is_medicare,
     procedure_display,
 )
 
@@ -52,11 +51,8 @@ DEFAULT_REGION = "lumbar"
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
-    cmt = [b for b in billed_codes(facts.billed_services)
-           if terminology.in_valueset(CMT_CODES, b.system, b.code)]
-    if not cmt or payer_is_medicare(facts, terminology) is not True:
-        return []
-    if has_subluxation(facts, terminology):
+    cmt = billed_for_medicare(facts.billed_services, CMT_CODES, facts, terminology)
+    if not cmt or has_subluxation(facts, terminology):
         return []
     documented = documented_regions(facts.diagnoses, terminology)
     regions = documented or [DEFAULT_REGION]

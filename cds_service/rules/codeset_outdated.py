@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ..terminology.releases import fiscal_year_of, fiscal_year_start
-from . import Finding
+from ._findings import Finding
 
 RULE_ID = "codeset-outdated"
 HOOKS = ("order-sign", "encounter-discharge")

@@ -24,9 +24,9 @@ from ..facts import Diagnosis, EncounterFacts
 from ..facts.evidence import diagnosis_codes
 from ..terminology import Terminology
 from ._excludes import drop_choices
-from ._fhir import recoded, without_codes
+from ._fhir import with_icd_code, without_codes
 from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
-from ._lbp import system_name
+from ._suggestions import system_name
 from ._uncoded import UncodedPlan, uncoded_plan
 
 RULE_ID = "excludes1-conflict"
@@ -169,7 +169,7 @@ def _uncoded_finding(plan: UncodedPlan, facts: EncounterFacts, terminology: Term
     chosen = plan.options[0]
     conflict = plan.conflicts[0]
     actions = [Action("update", "code_uncoded",
-                      resource=recoded(host, [], chosen.code, terminology))]
+                      resource=with_icd_code(host, [], chosen.code, terminology))]
     for item in plan.conflicts:
         action = _removal(item.diagnosis, item.code, same=False)
         if action is not None:

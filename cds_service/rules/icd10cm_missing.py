@@ -19,9 +19,10 @@ only where the provider documents chronic pain as the focus: not suggested here)
 from __future__ import annotations
 
 from ..facts import EncounterFacts
+from ..facts.low_back import speaking_family
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import code_change, recommend_first, system_name
+from ._suggestions import code_change, recommend_first, system_name
 from ._uncoded import uncoded_plan
 
 RULE_ID = "icd10cm-missing"
@@ -60,7 +61,7 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
         "first": suggestions[0].params["new"],
         "codes": [(s.params["new"], s.params["display"]) for s in suggestions],
         "specific": plan.specific,
-        "owner": plan.host.owner or "",
+        "owner": speaking_family(plan.host) or "",
         "radicular": sorted(plan.host.radicular.kinds),
         "side": plan.host.radicular.side or "",
         "disc": sorted(plan.host.disc.kinds),

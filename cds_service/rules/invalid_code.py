@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from ..facts import Diagnosis, EncounterFacts
 from ..facts.evidence import Evidence, diagnosis_codes
+from ..facts.low_back import speaking_family
 from ..terminology import Terminology
 from ._fhir import without_codes
 from ._findings import MAX_FINDINGS_PER_RULE, Action, Finding, Suggestion
-from ._lbp import Option, changes, disc_radicular_option, more_specific_options, recoding
+from ._options import Option, disc_radicular_option, more_specific_options
+from ._pictures import recoding
+from ._suggestions import changes
 
 RULE_ID = "invalid-code"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -130,7 +133,8 @@ def _evidence_of_documented(facts: EncounterFacts, diagnosis: Diagnosis) -> list
     seen = facts.low_back.of(diagnosis) if facts.low_back else None
     if seen is None:
         return []
-    return [e for e in seen.evidence(seen.owner or "radicular") if e.finding != "coded"]
+    return [e for e in seen.evidence(speaking_family(seen) or "radicular")
+            if e.finding != "coded"]
 
 
 def _what(facts: EncounterFacts, diagnosis: Diagnosis) -> set[str]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Action, Finding, Suggestion
+from ._findings import Finding
 from ._procedures import (
     MEDICARE_REPLACEMENTS,
     billed_codes,
     billed_evidence,
     payer_is_medicare,
     procedure_display,
-    with_procedure_code,
+    procedure_replacement,
 )
 
 RULE_ID = "medicare-97014"
@@ -48,14 +48,8 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             continue
         service = billed.service
         suggestions = [
-            Suggestion(
-                "replace",
-                [Action("update", "replace", resource=with_procedure_code(
-                    service, billed.code, target.system, target.code, target.display))],
-                params={"old": billed.code, "new": target.code, "display": target.display or "",
-                        "ordered": service.is_order},
-                is_recommended=True,
-            )
+            procedure_replacement(billed, target.system, target.code, target.display,
+                                  recommended=True)
             for target in targets
         ]
         findings.append(Finding(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding
+from ._findings import Finding
 from ._procedures import (
     NCCI_CMT_PAIRS,
     billed_codes,

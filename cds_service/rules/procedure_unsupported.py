@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Action, Finding, Suggestion
+from ._findings import Action, Finding, Suggestion
 from ._procedures import (
     JUDGED_PROCEDURES,
     PAIRING_MAP,

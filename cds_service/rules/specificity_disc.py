@@ -17,16 +17,10 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Finding
-from ._lbp import (
-    changes,
-    code_change,
-    disc_options,
-    disc_radicular_option,
-    offered_params,
-    owned_pictures,
-    recommend_first,
-)
-from ._uncoded import plan_suggestions, specific_plan
+from ._options import disc_options, disc_radicular_option
+from ._pictures import owned_pictures
+from ._suggestions import changes, code_change, offered_params, recommend_first
+from ._uncoded import specific_plan_suggestions
 
 RULE_ID = "specificity-disc"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -71,9 +65,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "merged": bool(disc.absorb or disc.extra_codes),
         }, suggestions=suggestions, target=diagnosis.reference,
             evidence=seen.evidence("disc")))
-    plan = specific_plan(facts, terminology, "disc")
-    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
-    if plan is not None and suggestions:
+    planned = specific_plan_suggestions(facts, terminology, "disc")
+    if planned is not None:
+        plan, suggestions = planned
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "case": "nonspecific",

@@ -13,20 +13,15 @@ alternatives with a prompt to document the kind of injury.
 
 from __future__ import annotations
 
-from ..facts import Documented, EncounterFacts
-from ..facts.documented import INJURY
+from ..facts import EncounterFacts
+from ..facts.membership import INJURY
+from ..facts.picture import Documented
 from ..terminology import ICD10CM_SYSTEM, Terminology
 from ._findings import MAX_FINDINGS_PER_RULE, Finding
-from ._lbp import (
-    Option,
-    changes,
-    code_change,
-    injury_options,
-    offered_params,
-    owned_pictures,
-    recommend_first,
-)
-from ._uncoded import plan_suggestions, specific_plan
+from ._options import Option, injury_options
+from ._pictures import owned_pictures
+from ._suggestions import changes, code_change, offered_params, recommend_first
+from ._uncoded import specific_plan_suggestions
 
 RULE_ID = "specificity-injury"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -68,9 +63,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             evidence=seen.evidence("injury"),
             # a mechanism without the kind of injury is a prompt, not a coding error
             indicator=None if injury.kinds else "info"))
-    plan = specific_plan(facts, terminology, "injury")
-    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
-    if plan is not None and suggestions:
+    planned = specific_plan_suggestions(facts, terminology, "injury")
+    if planned is not None:
+        plan, suggestions = planned
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "case": "nonspecific",

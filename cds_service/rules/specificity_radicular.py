@@ -17,8 +17,10 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import changes, offered_params, owned_pictures, radicular_options, recommend_first
-from ._uncoded import plan_suggestions, specific_plan
+from ._options import radicular_options
+from ._pictures import owned_pictures
+from ._suggestions import changes, offered_params, recommend_first
+from ._uncoded import specific_plan_suggestions
 
 RULE_ID = "specificity-radicular"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -61,9 +63,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "merged": bool(radicular.absorb or radicular.extra_codes),
         }, suggestions=suggestions, target=diagnosis.reference,
             evidence=seen.evidence("radicular")))
-    plan = specific_plan(facts, terminology, "radicular")
-    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
-    if plan is not None and suggestions:
+    planned = specific_plan_suggestions(facts, terminology, "radicular")
+    if planned is not None:
+        plan, suggestions = planned
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "kinds": sorted(plan.host.radicular.kinds),

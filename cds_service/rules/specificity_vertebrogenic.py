@@ -5,8 +5,8 @@ Sources (ids in valuesets/sources.json): the CDC ICD-10-CM tabular, FY2026 (Apri
 Vertebrogenic low back pain, inclusion term "Low back vertebral endplate pain", for when the
 provider documents it; M54.51 is billable from 2021-10-01
 (``valuesets/icd10cm-billable-periods.json``). Speaks only where no injury, disc or radicular
-finding already claims the diagnosis (``Picture.owner``): those codes are more specific still,
-and M54.5 Excludes1 several of them.
+finding already claims the diagnosis (``facts.low_back.speaking_family``): those codes are more
+specific still, and M54.5 Excludes1 several of them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 from ..facts import EncounterFacts
 from ..terminology import Terminology
 from ._findings import Finding
-from ._lbp import changes, offered_params, owned_pictures, vertebrogenic_options
-from ._uncoded import plan_suggestions, specific_plan
+from ._options import vertebrogenic_options
+from ._pictures import owned_pictures
+from ._suggestions import changes, offered_params
+from ._uncoded import specific_plan_suggestions
 
 RULE_ID = "specificity-vertebrogenic"
 HOOKS = ("order-sign", "encounter-discharge")
@@ -48,9 +50,9 @@ def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
             "display": suggestion.params["display"],
         }, suggestions=[suggestion], target=diagnosis.reference,
             evidence=seen.evidence("vertebrogenic")))
-    plan = specific_plan(facts, terminology, None)
-    suggestions = plan_suggestions(plan, facts, terminology) if plan is not None else []
-    if plan is not None and suggestions:
+    planned = specific_plan_suggestions(facts, terminology, None)
+    if planned is not None:
+        plan, suggestions = planned
         findings.append(Finding(RULE_ID, params={
             **offered_params(plan.host, suggestions),
             "new": suggestions[0].params["new"],

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from ..facts import EncounterFacts
 from ..terminology import Terminology
-from . import Finding
+from ._findings import Finding
 from ._procedures import (
     THERAPY_CODES,
     THERAPY_THRESHOLDS,
-    billed_codes,
     billed_evidence,
+    billed_for_medicare,
     concept_property,
-    payer_is_medicare,
     procedure_display,
 )
 
@@ -44,9 +43,8 @@ VALUESETS = (
 
 
 def evaluate(facts: EncounterFacts, terminology: Terminology) -> list[Finding]:
-    therapy = [b for b in billed_codes(facts.procedures)
-               if terminology.in_valueset(THERAPY_CODES, b.system, b.code)]
-    if not therapy or payer_is_medicare(facts, terminology) is not True:
+    therapy = billed_for_medicare(facts.procedures, THERAPY_CODES, facts, terminology)
+    if not therapy:
         return []
     year = facts.date_of_service.year
     concept = terminology.store.concept(THERAPY_THRESHOLDS, f"CY{year}")
