@@ -1,4 +1,5 @@
-"""Client authentication (cds_service/auth.py): CDS Hooks 2.0 §Trusting CDS Clients.
+"""Client authentication (cds_service/auth, http/client_auth.py): CDS Hooks 2.0 §Trusting
+CDS Clients.
 
 Real RSA and EC keys made here, a real JWKS served over loopback HTTP (tests/auth_support.py),
 and the real server with authentication on (``auth_live_server``): a good token gets cards,
@@ -17,15 +18,11 @@ import pytest
 import requests
 
 from cds_service import create_app
-from cds_service.auth import (
-    SANDBOX_ISSUER,
-    AuthSettings,
-    JwksCache,
-    JwksUnavailable,
-    ReplayCache,
-    fetch_jwks,
-)
+from cds_service.auth.config import trusted_issuers
+from cds_service.auth.jwks import JwksCache, JwksUnavailable, fetch_jwks
+from cds_service.auth.replay import ReplayCache
 from cds_service.settings import Settings, SettingsError
+from cds_service.settings.issuers import SANDBOX_ISSUER
 from tests.auth_support import (
     ISSUER,
     TENANT,
@@ -421,9 +418,9 @@ def test_an_issuer_configured_twice_is_refused(tmp_path):
 
 
 def test_sandbox_is_trusted_only_with_the_development_setting():
-    assert SANDBOX_ISSUER not in AuthSettings.from_settings(Settings.load(environ={})).trusted
+    assert SANDBOX_ISSUER not in trusted_issuers(Settings.load(environ={}))
     settings = Settings.load(environ={"CDS_AUTH_ALLOW_SANDBOX": "true"})
-    trusted = AuthSettings.from_settings(settings).trusted
+    trusted = trusted_issuers(settings)
     assert trusted[SANDBOX_ISSUER].jwks_url == "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 
 
