@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _setting_help(name: str) -> str:
-    """An option's help from its setting (cds_service/settings.py): meaning, variable, default,
+    """An option's help from its setting (cds_service/settings/): meaning, variable, default,
     so that the help cannot drift from the default the server uses."""
     field = next(f for f in dataclasses.fields(Settings) if f.name == name)
     spec = field.metadata["spec"]

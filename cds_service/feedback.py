@@ -4,10 +4,10 @@ Spec: https://cds-hooks.hl7.org/2.0/#feedback . Feedback for a card this service
 a suggestion that was not on that card, or an outcome the spec does not define is refused
 whole: nothing of a rejected request is stored.
 
-Bounds (``FeedbackLimits``, from the settings): the items in one call (413 above), the length of
-every string the service keeps (400), and the outcome instant, which must fall in the years
-1900 to 2199 (400): a date outside them is a client's mistake, and one near the end of the
-calendar cannot even be turned into UTC.
+Bounds (the settings' ``FeedbackSettings``, CDS_FEEDBACK_MAX_*): the items in one call (413
+above), the length of every string the service keeps (400), and the outcome instant, which must
+fall in the years 1900 to 2199 (400): a date outside them is a client's mistake, and one near
+the end of the calendar cannot even be turned into UTC.
 """
 
 from __future__ import annotations
@@ -18,18 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import CdsError, bad_request
+from .settings.feedback import FeedbackSettings
 
 OUTCOMES = frozenset({"accepted", "overridden"})
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
-
-
-@dataclass(frozen=True)
-class FeedbackLimits:
-    """What one feedback call may hold (settings CDS_FEEDBACK_MAX_*)."""
-
-    max_items: int = 100
-    max_string_chars: int = 256
-    max_comment_chars: int = 4000
 
 
 @dataclass(frozen=True)
@@ -48,16 +40,16 @@ class FeedbackItem:
                 self.override_reason_code, self.outcome_timestamp)
 
 
-def parse_feedback(body: Any, limits: FeedbackLimits | None = None) -> list[FeedbackItem]:
-    limits = limits or FeedbackLimits()
+def parse_feedback(body: Any, limits: FeedbackSettings | None = None) -> list[FeedbackItem]:
+    limits = limits or FeedbackSettings()
     if not isinstance(body, dict):
         raise bad_request("The feedback body must be a JSON object.")
     items = body.get("feedback")
     if not isinstance(items, list) or not items:
         raise bad_request("'feedback' must be a non-empty array.", "feedback")
-    if len(items) > limits.max_items:
+    if len(items) > limits.feedback_max_items:
         raise CdsError(413, f"'feedback' holds {len(items)} items; this service accepts at most "
-                            f"{limits.max_items} in one call.", "feedback")
+                            f"{limits.feedback_max_items} in one call.", "feedback")
     return [_parse_item(item, f"feedback[{i}]", limits) for i, item in enumerate(items)]
 
 
@@ -68,7 +60,7 @@ def _bounded(value: str, limit: int, path: str) -> str:
     return value
 
 
-def _parse_item(item: Any, path: str, limits: FeedbackLimits) -> FeedbackItem:
+def _parse_item(item: Any, path: str, limits: FeedbackSettings) -> FeedbackItem:
     if not isinstance(item, dict):
         raise bad_request(f"{path} must be an object.", path)
     card = item.get("card")
@@ -83,11 +75,11 @@ def _parse_item(item: Any, path: str, limits: FeedbackLimits) -> FeedbackItem:
     ):
         raise bad_request(f"{path}.acceptedSuggestions must be an array of {{\"id\": uuid}}.",
                           f"{path}.acceptedSuggestions")
-    if len(accepted) > limits.max_items:
-        raise bad_request(f"{path}.acceptedSuggestions names more than {limits.max_items} "
+    if len(accepted) > limits.feedback_max_items:
+        raise bad_request(f"{path}.acceptedSuggestions names more than {limits.feedback_max_items} "
                           "suggestions.", f"{path}.acceptedSuggestions")
     for index, suggestion in enumerate(accepted):
-        _bounded(suggestion["id"], limits.max_string_chars,
+        _bounded(suggestion["id"], limits.feedback_max_string_chars,
                  f"{path}.acceptedSuggestions[{index}].id")
     if outcome == "accepted" and not accepted:
         pass  # a card accepted without a suggestion (e.g. an info card acknowledged) is valid
@@ -108,18 +100,19 @@ def _parse_item(item: Any, path: str, limits: FeedbackLimits) -> FeedbackItem:
             if not isinstance(reason, dict) or not isinstance(reason.get("code"), str):
                 raise bad_request(f"{path}.overrideReason.reason must be a Coding with a code.",
                                   f"{path}.overrideReason.reason")
-            reason_code = _bounded(reason["code"], limits.max_string_chars,
+            reason_code = _bounded(reason["code"], limits.feedback_max_string_chars,
                                    f"{path}.overrideReason.reason.code")
             reason_system = reason.get("system") if isinstance(reason.get("system"), str) else None
             if reason_system is not None:
-                _bounded(reason_system, limits.max_string_chars,
+                _bounded(reason_system, limits.feedback_max_string_chars,
                          f"{path}.overrideReason.reason.system")
         comment = override.get("userComment")
         if comment is not None and not isinstance(comment, str):
             raise bad_request(f"{path}.overrideReason.userComment must be a string.",
                               f"{path}.overrideReason.userComment")
         if comment is not None:
-            _bounded(comment, limits.max_comment_chars, f"{path}.overrideReason.userComment")
+            _bounded(comment, limits.feedback_max_comment_chars,
+                     f"{path}.overrideReason.userComment")
     timestamp = item.get("outcomeTimestamp")
     if not isinstance(timestamp, str) or len(timestamp) > 64 or not _is_instant(timestamp):
         raise bad_request(f"{path}.outcomeTimestamp must be an ISO 8601 date-time.",

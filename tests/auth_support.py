@@ -10,13 +10,17 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.log_scan import register_secret
 
 ISSUER = "https://ehr.example.test/cds-client"
 TENANT_ISSUER = "https://tenant-ehr.example.test"
@@ -147,3 +151,92 @@ class JwksServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Clock:
+    """A clock the test moves (``clock.now += 10``), for the caches' ``clock`` argument."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def bearer(token: str) -> str:
+    """The Authorization header for ``token``, registered as a secret no log line may hold."""
+    return f"Bearer {register_secret(token, 'JWT')}"
+
+
+#: A case makes the Authorization header (or None) from the JWKS fixture and the audience.
+Case = Callable[[JwksServer, str], str | None]
+
+
+def _without(payload: dict, name: str) -> dict:
+    payload.pop(name)
+    return payload
+
+
+#: Tokens that fail one check each, as (case, the check it fails).
+FAILING_TOKENS: list[tuple[Case, str]] = [
+    pytest.param(lambda j, aud: None, "missing-token", id="no-authorization-header"),
+    pytest.param(lambda j, aud: "Basic dXNlcjpwYXNzd29yZA==", "missing-token", id="basic-auth"),
+    pytest.param(lambda j, aud: "Bearer not-a-jwt", "malformed-token", id="not-a-jwt"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), alg="RS256")),
+                 "algorithm-not-allowed", id="rs256-not-configured"),
+    pytest.param(lambda j, aud: bearer(forge({"alg": "none", "typ": "JWT", "kid": "rsa-1"},
+                                             claims(aud))),
+                 "algorithm-not-allowed", id="alg-none"),
+    pytest.param(lambda j, aud: bearer(forge_hs256_with_public_key(j.keys["rsa"], claims(aud))),
+                 "algorithm-not-allowed", id="hs256-keyed-with-the-public-key"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), kid="ec-1")),
+                 "key-algorithm-mismatch", id="rs384-token-naming-an-ec-key"),
+    pytest.param(lambda j, aud: bearer(mint(rsa_key("rsa-1"), claims(aud))),
+                 "bad-signature", id="signed-by-another-key-under-a-known-kid"),
+    pytest.param(lambda j, aud: bearer(mint(rsa_key("nobody-knows-me"), claims(aud))),
+                 "unknown-kid", id="unknown-kid"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, now=time.time() - 1000))),
+                 "expired", id="expired"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, nbf=int(time.time()) + 600,
+                                                                  lifetime=900))),
+                 "not-yet-valid", id="nbf-in-the-future"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, now=time.time() + 600))),
+                 "not-yet-valid", id="iat-in-the-future"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, lifetime=7200))),
+                 "lifetime-too-long", id="lifetime-over-the-maximum"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"],
+                                            claims("https://other.test/cds-services/x"))),
+                 "wrong-audience", id="aud-of-another-service"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(
+        aud.replace("lbp-coding-encounter-discharge", "lbp-coding-order-sign")))),
+                 "wrong-audience", id="aud-of-our-other-endpoint"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "aud"))),
+                 "missing-claim", id="no-aud"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "jti"))),
+                 "missing-claim", id="no-jti"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "exp"))),
+                 "missing-claim", id="no-exp"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, exp="never"))),
+                 "invalid-claims", id="exp-not-a-number"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"],
+                                            claims(aud, iss="https://evil.example.test"))),
+                 "untrusted-issuer", id="untrusted-iss"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "iss"))),
+                 "untrusted-issuer", id="no-iss"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["jku"], claims(aud),
+                                            jku=j.url("/jku-not-allowed.json"))),
+                 "jku-not-allowed", id="jku-not-on-the-allow-list"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud),
+                                            jku="https://evil.example.test/jwks.json")),
+                 "jku-not-allowed", id="jku-on-a-foreign-host"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), typ=None)),
+                 "typ-not-jwt", id="no-typ"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), typ="at+jwt")),
+                 "typ-not-jwt", id="typ-not-jwt"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), kid=None)),
+                 "missing-kid", id="no-kid"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), crit=["exp"])),
+                 "malformed-token", id="unknown-crit-extension"),
+    pytest.param(lambda j, aud: bearer(mint(j.keys["tenant"], claims(aud))),
+                 "unknown-kid", id="another-issuers-key"),
+]

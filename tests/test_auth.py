@@ -1,4 +1,5 @@
-"""Client authentication (cds_service/auth.py): CDS Hooks 2.0 §Trusting CDS Clients.
+"""Client authentication (cds_service/auth, http/client_auth.py): CDS Hooks 2.0 §Trusting
+CDS Clients.
 
 Real RSA and EC keys made here, a real JWKS served over loopback HTTP (tests/auth_support.py),
 and the real server with authentication on (``auth_live_server``): a good token gets cards,
@@ -11,35 +12,25 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 import requests
 
 from cds_service import create_app
-from cds_service.auth import (
-    SANDBOX_ISSUER,
-    AuthSettings,
-    JwksCache,
-    JwksUnavailable,
-    ReplayCache,
-    fetch_jwks,
-)
+from cds_service.auth.config import trusted_issuers
 from cds_service.settings import Settings, SettingsError
+from cds_service.settings.issuers import SANDBOX_ISSUER
 from tests.auth_support import (
+    FAILING_TOKENS,
     ISSUER,
     TENANT,
     TENANT_ISSUER,
-    JwksServer,
+    bearer,
     claims,
-    ec_key,
-    forge,
-    forge_hs256_with_public_key,
     mint,
     rsa_key,
 )
 from tests.conftest import LiveServer, load_example, trusted_issuers_env
-from tests.log_scan import register_secret
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 HOOK_PATH = f"/cds-services/{DISCHARGE}"
@@ -61,10 +52,6 @@ def call(server, authorization: str | None, path: str = HOOK_PATH, body: dict | 
     response = requests.post(f"{server.url}{path}", json=body or discharge_request(),
                              headers=headers, timeout=30)
     return response, request_id
-
-
-def bearer(token: str) -> str:
-    return f"Bearer {register_secret(token, 'JWT')}"
 
 
 def logged_check(server, request_id: str) -> str | None:
@@ -142,79 +129,7 @@ def test_tenant_is_checked_where_configured(auth_live_server, jwks_server):
 
 # -- each check, failing --------------------------------------------------------------------
 
-Case = Callable[[JwksServer, str], str | None]
-
-
-def _without(payload: dict, name: str) -> dict:
-    payload.pop(name)
-    return payload
-
-
-FAILURES: list = [
-    pytest.param(lambda j, aud: None, "missing-token", id="no-authorization-header"),
-    pytest.param(lambda j, aud: "Basic dXNlcjpwYXNzd29yZA==", "missing-token", id="basic-auth"),
-    pytest.param(lambda j, aud: "Bearer not-a-jwt", "malformed-token", id="not-a-jwt"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), alg="RS256")),
-                 "algorithm-not-allowed", id="rs256-not-configured"),
-    pytest.param(lambda j, aud: bearer(forge({"alg": "none", "typ": "JWT", "kid": "rsa-1"},
-                                             claims(aud))),
-                 "algorithm-not-allowed", id="alg-none"),
-    pytest.param(lambda j, aud: bearer(forge_hs256_with_public_key(j.keys["rsa"], claims(aud))),
-                 "algorithm-not-allowed", id="hs256-keyed-with-the-public-key"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), kid="ec-1")),
-                 "key-algorithm-mismatch", id="rs384-token-naming-an-ec-key"),
-    pytest.param(lambda j, aud: bearer(mint(rsa_key("rsa-1"), claims(aud))),
-                 "bad-signature", id="signed-by-another-key-under-a-known-kid"),
-    pytest.param(lambda j, aud: bearer(mint(rsa_key("nobody-knows-me"), claims(aud))),
-                 "unknown-kid", id="unknown-kid"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, now=time.time() - 1000))),
-                 "expired", id="expired"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, nbf=int(time.time()) + 600,
-                                                                  lifetime=900))),
-                 "not-yet-valid", id="nbf-in-the-future"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, now=time.time() + 600))),
-                 "not-yet-valid", id="iat-in-the-future"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, lifetime=7200))),
-                 "lifetime-too-long", id="lifetime-over-the-maximum"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"],
-                                            claims("https://other.test/cds-services/x"))),
-                 "wrong-audience", id="aud-of-another-service"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(
-        aud.replace(DISCHARGE, "lbp-coding-order-sign")))),
-                 "wrong-audience", id="aud-of-our-other-endpoint"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "aud"))),
-                 "missing-claim", id="no-aud"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "jti"))),
-                 "missing-claim", id="no-jti"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "exp"))),
-                 "missing-claim", id="no-exp"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud, exp="never"))),
-                 "invalid-claims", id="exp-not-a-number"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"],
-                                            claims(aud, iss="https://evil.example.test"))),
-                 "untrusted-issuer", id="untrusted-iss"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], _without(claims(aud), "iss"))),
-                 "untrusted-issuer", id="no-iss"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["jku"], claims(aud),
-                                            jku=j.url("/jku-not-allowed.json"))),
-                 "jku-not-allowed", id="jku-not-on-the-allow-list"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud),
-                                            jku="https://evil.example.test/jwks.json")),
-                 "jku-not-allowed", id="jku-on-a-foreign-host"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), typ=None)),
-                 "typ-not-jwt", id="no-typ"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), typ="at+jwt")),
-                 "typ-not-jwt", id="typ-not-jwt"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), kid=None)),
-                 "missing-kid", id="no-kid"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["rsa"], claims(aud), crit=["exp"])),
-                 "malformed-token", id="unknown-crit-extension"),
-    pytest.param(lambda j, aud: bearer(mint(j.keys["tenant"], claims(aud))),
-                 "unknown-kid", id="another-issuers-key"),
-]
-
-
-@pytest.mark.parametrize("make, check", FAILURES)
+@pytest.mark.parametrize("make, check", FAILING_TOKENS)
 def test_each_failed_check_is_a_generic_401_and_logged(auth_live_server, jwks_server, make,
                                                        check):
     authorization = make(jwks_server, auth_live_server.url + HOOK_PATH)
@@ -421,114 +336,7 @@ def test_an_issuer_configured_twice_is_refused(tmp_path):
 
 
 def test_sandbox_is_trusted_only_with_the_development_setting():
-    assert SANDBOX_ISSUER not in AuthSettings.from_settings(Settings.load(environ={})).trusted
+    assert SANDBOX_ISSUER not in trusted_issuers(Settings.load(environ={}))
     settings = Settings.load(environ={"CDS_AUTH_ALLOW_SANDBOX": "true"})
-    trusted = AuthSettings.from_settings(settings).trusted
+    trusted = trusted_issuers(settings)
     assert trusted[SANDBOX_ISSUER].jwks_url == "https://sandbox.cds-hooks.org/.well-known/jwks.json"
-
-
-# -- the JWKS cache and the replay cache, with a clock the test moves ------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture()
-def fresh_jwks():
-    server = JwksServer()
-    yield server
-    server.stop()
-
-
-def test_jwks_cache_keeps_a_set_for_its_ttl(fresh_jwks):
-    key = ec_key("k1")
-    fresh_jwks.publish("/j", key)
-    clock = Clock()
-    cache = JwksCache(ttl=300, max_stale=3600, min_refetch=30, timeout=5, clock=clock)
-    url = fresh_jwks.url("/j")
-    assert cache.get_key(url, "k1")["kid"] == "k1"
-    clock.now += 299
-    assert cache.get_key(url, "k1") is not None
-    assert fresh_jwks.hit_count("/j") == 1
-    clock.now += 2
-    assert cache.get_key(url, "k1") is not None
-    assert fresh_jwks.hit_count("/j") == 2
-
-
-def test_unknown_kid_refetches_once_and_is_rate_limited(fresh_jwks):
-    fresh_jwks.publish("/j", ec_key("k1"))
-    clock = Clock()
-    cache = JwksCache(ttl=300, max_stale=3600, min_refetch=30, timeout=5, clock=clock)
-    url = fresh_jwks.url("/j")
-    cache.get_key(url, "k1")
-    assert cache.get_key(url, "made-up-1") is None
-    assert cache.get_key(url, "made-up-2") is None
-    clock.now += 10
-    assert cache.get_key(url, "made-up-3") is None
-    assert fresh_jwks.hit_count("/j") == 1  # within min_refetch of the last fetch: none
-    clock.now += 25
-    fresh_jwks.publish("/j", ec_key("k1"), ec_key("k2"))
-    assert cache.get_key(url, "k2") is not None  # rotation picked up
-    assert fresh_jwks.hit_count("/j") == 2
-
-
-def test_stale_keys_serve_through_an_outage_then_expire(fresh_jwks):
-    fresh_jwks.publish("/j", ec_key("k1"))
-    clock = Clock()
-    cache = JwksCache(ttl=60, max_stale=600, min_refetch=5, timeout=5, clock=clock)
-    url = fresh_jwks.url("/j")
-    cache.get_key(url, "k1")
-    fresh_jwks.down = True
-    clock.now += 300
-    assert cache.get_key(url, "k1") is not None  # stale but within max_stale
-    assert fresh_jwks.hit_count("/j") == 2
-    clock.now += 1
-    assert cache.get_key(url, "k1") is not None
-    assert fresh_jwks.hit_count("/j") == 2  # a failed fetch is not retried at once
-    clock.now += 400  # past ttl + max_stale
-    with pytest.raises(JwksUnavailable):
-        cache.get_key(url, "k1")
-    fresh_jwks.down = False
-    clock.now += 10
-    assert cache.get_key(url, "k1") is not None
-
-
-def test_cold_cache_with_the_endpoint_down_fails_closed(fresh_jwks):
-    clock = Clock()
-    cache = JwksCache(ttl=60, max_stale=600, min_refetch=5, timeout=5, clock=clock)
-    url = fresh_jwks.url("/never-published")
-    with pytest.raises(JwksUnavailable):
-        cache.get_key(url, "k1")
-    with pytest.raises(JwksUnavailable):
-        cache.get_key(url, "k1")
-    assert fresh_jwks.hit_count("/never-published") == 1
-
-
-def test_jwks_keeps_only_public_signing_keys(fresh_jwks):
-    good = ec_key("good")
-    private = {**ec_key("private").public_jwk, "d": "c2VjcmV0"}
-    fresh_jwks.publish("/j", good, extra=[
-        {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
-        {**ec_key("enc").public_jwk, "use": "enc"},
-        private,
-        {"kty": "RSA", "n": "AQAB", "e": "AQAB"},  # no kid
-    ])
-    assert set(fetch_jwks(fresh_jwks.url("/j"), 5)) == {"good"}
-
-
-def test_replay_cache_forgets_expired_entries_and_stays_bounded():
-    clock = Clock()
-    cache = ReplayCache(capacity=3, clock=clock)
-    assert cache.add(("iss", "a"), clock.now + 10)
-    assert not cache.add(("iss", "a"), clock.now + 10)
-    assert cache.add(("other-iss", "a"), clock.now + 10)  # jti is per issuer
-    clock.now += 11
-    assert cache.add(("iss", "a"), clock.now + 10)  # expired, so forgotten
-    for jti in "bcde":
-        assert cache.add(("iss", jti), clock.now + 100)
-    assert len(cache) == 3

@@ -23,10 +23,11 @@ import pytest
 import requests
 
 from benchmarks.workload import build_request
-from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base, normalize_base_url
+from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base
 from cds_service.hooks.prefetch import FetchFailed
 from cds_service.hooks.services import ENCOUNTER_DISCHARGE
 from cds_service.settings import Settings, SettingsError
+from cds_service.settings.parsers import normalize_base_url
 from tests.conftest import EXAMPLES as EXAMPLE_FILES
 from tests.conftest import LiveServer, free_port, load_example
 

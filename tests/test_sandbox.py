@@ -24,7 +24,8 @@ import jwt
 import pytest
 import requests
 
-from cds_service.auth import SANDBOX_ISSUER, SANDBOX_JWKS_URL, sandbox_jwks
+from cds_service.auth.jwks import sandbox_jwks
+from cds_service.settings.issuers import SANDBOX_ISSUER, SANDBOX_JWKS_URL
 from tests.conftest import LiveServer
 
 SANDBOX = Path(__file__).parent / "fixtures" / "sandbox"

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.settings import (
-    MASK,
-    Settings,
-    SettingsError,
-    integer,
-    setting,
-    text,
-    url,
-    usable_cpus,
-)
+from cds_service.settings import MASK, Settings, SettingsError
+from cds_service.settings.parsers import integer, text, url
+from cds_service.settings.server import usable_cpus
+from cds_service.settings.spec import setting
 from tests.conftest import cds_command
 
 ROOT = Path(__file__).resolve().parent.parent

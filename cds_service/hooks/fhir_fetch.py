@@ -32,46 +32,16 @@ from requests.adapters import HTTPAdapter
 
 from ..deadline import current_deadline
 from ..metrics import record_fhir_fetch
+from ..settings.parsers import normalize_base_url
 from .prefetch import FetchFailed
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # A query we send: a read (Type/id) or a search (Type?params), the id a FHIR id.
 _READ = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}")
 _SEARCH_PATH = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _UNSAFE = re.compile(r"[\s#\\\x00-\x1f\x7f]")
 _CHUNK = 64 * 1024
-
-
-def normalize_base_url(url: str) -> str | None:
-    """The canonical form of a FHIR base URL, or None when it is not a plain http(s) base.
-
-    >>> normalize_base_url("HTTPS://EHR.example:443/fhir/R4/")
-    'https://ehr.example/fhir/R4'
-    >>> normalize_base_url("ftp://ehr.example/fhir") is None
-    True
-    """
-    if not isinstance(url, str) or _UNSAFE.search(url):
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        return None
-    path = parts.path.rstrip("/")
-    if any(segment in (".", "..") for segment in path.split("/")):
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    return f"{scheme}://{netloc}{path}"
 
 
 def _within_base(url: str, base: str) -> bool:

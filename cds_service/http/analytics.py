@@ -15,9 +15,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, request
 
-from .. import auth
 from ..errors import bad_request
 from ..store import parse_since, rule_report
+from .client_auth import authenticate, unauthorized
 from .errors import json_response
 
 log = logging.getLogger("cds_service.http")
@@ -27,9 +27,9 @@ STATIC = Path(__file__).resolve().parent / "analytics_static"
 bp = Blueprint("analytics", __name__, static_folder=str(STATIC),
                static_url_path="/analytics/static")
 
-#: Endpoints that need the hooks' client authentication. ``cds_service.auth`` protects the hook
+#: Endpoints that need the hooks' client authentication. ``client_auth`` protects the hook
 #: endpoints app-wide; the check below applies the same verifier to these, unless the app-wide
-#: check already authenticated the request (if auth.py ever lists them too).
+#: check already authenticated the request (if client_auth ever lists them too).
 PROTECTED_ENDPOINTS = frozenset({"analytics.rules"})
 
 _PAGE_HEADERS = {
@@ -44,29 +44,18 @@ _PAGE_HEADERS = {
 
 @bp.before_request
 def require_client_auth() -> Response | None:
-    """The hooks' client authentication (cds_service/auth.py) on PROTECTED_ENDPOINTS."""
+    """The hooks' client authentication (``client_auth``) on PROTECTED_ENDPOINTS."""
     if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
         return None
     if g.get("client_issuer") is not None:
         return None  # the app-wide check verified this request's token already
     if "cds_auth" not in current_app.extensions:  # auth not set up on this app: fail closed
         log.error("analytics refused: client authentication is not set up on this app")
-        return auth.unauthorized()
+        return unauthorized()
     verifier = current_app.extensions["cds_auth"]
     if verifier is None:  # CDS_AUTH_DISABLED=true
         return None
-    audiences = auth.expected_audiences(verifier.settings, request.host_url, request.path)
-    try:
-        identity = verifier.verify(request.headers.get("Authorization"), audiences)
-    except auth.AuthFailure as failure:
-        g.auth_failure = failure.check
-        log.warning("client authentication failed",
-                    extra={"request_id": g.get("request_id"), "auth_check": failure.check,
-                           "auth_issuer": failure.issuer, "auth_kid": failure.kid})
-        return auth.unauthorized()
-    g.client_issuer = identity.issuer
-    g.client_tenant = identity.tenant
-    return None
+    return authenticate(verifier, failure_log=log)
 
 
 @bp.get("/analytics/rules")

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, g
 
 from ..deadline import budget, enter_stage
 from ..errors import CdsError
-from ..feedback import FeedbackLimits, parse_feedback
+from ..feedback import parse_feedback
 from ..hooks import SERVICES
 from .errors import json_response, read_json_body
 from .rule_pages import rule_pages_base
@@ -55,10 +55,7 @@ def feedback(service_id: str) -> Response:
         raise CdsError(404, f"No CDS service with id '{service_id}'.")
     g.service_id = service_id
     state = current_app.extensions["cds"]
-    settings = state.settings
-    limits = FeedbackLimits(settings.feedback_max_items, settings.feedback_max_string_chars,
-                            settings.feedback_max_comment_chars)
-    items = parse_feedback(read_json_body(), limits)
+    items = parse_feedback(read_json_body(), state.settings)
     # a card is answered for only by the client (issuer, tenant) it was issued to
     stored = state.feedback_store.record_feedback(
         service_id, items, client_issuer=g.get("client_issuer"),
