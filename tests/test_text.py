@@ -11,7 +11,7 @@ import pytest
 
 from cds_service.data_files import data_dir
 from cds_service.terminology import get_terminology
-from cds_service.terminology.text import TextReader, TextTriggerError
+from cds_service.text import TextReader, TextTriggerError
 
 READER = get_terminology().text
 

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 
-from ..terminology import ICD10CM_SYSTEM, Reading, Terminology
+from ..terminology import ICD10CM_SYSTEM, Terminology
+from ..text import Reading
 from .evidence import Evidence, Source, code_evidence, text_evidence, unique
 from .model import Code, Diagnosis, EncounterFacts, codings
 

@@ -20,7 +20,7 @@ from ..facts import Diagnosis, EncounterFacts
 from ..facts.documented import EVIDENCE_LIMIT, sources_of
 from ..facts.evidence import Evidence, diagnosis_codes, procedure_codes, text_evidence, unique
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
-from ..terminology.text import STATUS_ORDER
+from ..text import STATUS_ORDER
 from ._fhir import new_condition, recoded, without_codes
 from ._findings import Action, Finding, Suggestion
 from ._lbp import finding_code

@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..data_files import data_dir
+from ..text import TextReader
 from . import codeset, releases
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Icd10cm, normalize
-from .text import Reading, TextReader
 from .valuesets import (
     CANONICAL_BASE,
     SOPT_SYSTEM,
@@ -179,9 +179,7 @@ __all__ = [
     "SOPT_SYSTEMS",
     "Icd10cm",
     "MapTarget",
-    "Reading",
     "Terminology",
-    "TextReader",
     "TerminologyError",
     "get_terminology",
     "normalize",
