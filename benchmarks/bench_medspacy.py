@@ -1,4 +1,4 @@
-"""The hand-written note reader (terminology/text.py) against medspaCy on the same notes:
+"""The hand-written note reader (cds_service/text/) against medspaCy on the same notes:
 readings that differ, time per character at about 1.7 KB, 17 KB and 83 KB, memory per worker
 and cold start.
 

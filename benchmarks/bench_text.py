@@ -1,4 +1,4 @@
-"""Reading notes (terminology/text.py) on adversarial notes, side by side in one run.
+"""Reading notes (cds_service/text/) on adversarial notes, side by side in one run.
 
 Run: .venv/bin/python benchmarks/bench_text.py [--repeat N]
 

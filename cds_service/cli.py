@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import run
     from .store import StoreError
     from .terminology import TerminologyError
+    from .text import TextTriggerError
 
     try:
         settings = Settings.load(overrides={"host": args.host, "port": args.port,
@@ -90,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
         return run(settings=settings)
     except SettingsError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
-    except (TerminologyError, CardTemplateError, StoreError) as exc:
+    except (TerminologyError, TextTriggerError, CardTemplateError, StoreError) as exc:
         print(f"cds-service: cannot start: {exc}", file=sys.stderr)
     return 2
 

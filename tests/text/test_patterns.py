@@ -17,7 +17,7 @@ from cds_service.text.anchors import FOLDS_TO_ASCII, AnchorIndex
 from cds_service.text.compile import TriggerCompiler
 from cds_service.text.patterns import Prefiltered
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # tests/
 SHARED_EXAMPLES = ROOT.parent.parent / "shared" / "examples"
 
 
