@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     store_commands = add_commands(commands)
     from .terminology.commands import add_commands as add_codeset_commands
 
-    store_commands.update(add_codeset_commands(commands))  # codeset add, list, remove
+    # codeset add, list, remove
+    store_commands.update(add_codeset_commands(commands, configured_data_dir))
 
     from .audit.command import add_command as add_audit_command
 
@@ -62,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_audit_command(args)
     return _evaluate(args)
+
+
+def configured_data_dir() -> str | None:
+    """CDS_DATA_DIR as the settings resolve it (environment or CDS_CONFIG_FILE); the
+    environment's alone when the settings are invalid (the codeset commands need no other)."""
+    try:
+        return Settings.load().data_dir
+    except SettingsError:
+        return os.environ.get("CDS_DATA_DIR", "").strip() or None
 
 
 def _setting_help(name: str) -> str:
