@@ -27,8 +27,6 @@ import requests
 from cds_service.cards import CardRenderer
 from cds_service.hooks import HookPipeline
 from cds_service.terminology import ICD10CM_SYSTEM, Terminology, codeset, release_store, releases
-from cds_service.terminology.release_files import ParsedRelease
-from cds_service.terminology.tabular import parse_tabular
 from tests.conftest import LiveServer, cds_command
 
 DISCHARGE = "lbp-coding-encounter-discharge"
@@ -130,26 +128,6 @@ def suggested(card: dict) -> list[str]:
             for coding in a["resource"]["code"]["coding"] if coding["system"] == ICD10CM_SYSTEM]
 
 
-# -- the reader ---------------------------------------------------------------------------------
-
-
-def test_reader_builds_the_same_table_as_the_package():
-    codes = BUNDLED_CODES.read_text("utf-8").split("\n")
-    with BUNDLED_XML.open("rb") as handle:
-        version, table = parse_tabular(handle, (line.split(" ")[0] for line in codes))
-    assert version == "2026"
-    assert table == codeset.bundled()._table
-
-
-def test_without_a_code_list_the_tabular_alone_decides_7th_characters():
-    with BUNDLED_XML.open("rb") as handle:
-        _, table = parse_tabular(handle)
-    extra = set(table) - set(codeset.bundled()._table)
-    # the CDC code list leaves out a few 7th characters sevenChrDef allows (S06 death codes)
-    assert extra and all(code.startswith("S06") for code in extra)
-    assert set(codeset.bundled()._table) <= set(table)
-
-
 # -- codeset add / list / remove, through the command ----------------------------------------
 
 
@@ -237,19 +215,6 @@ def test_remove_drops_one_release(fy2027_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "removed CDC ICD-10-CM FY2027" in result.stdout
     assert stored_files(tmp_path) == []
-
-
-def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
-    parsed = ParsedRelease(2027, date(2026, 10, 1), {"A00": ((), (), "x", ())},
-                            "x.xml", "0" * 64, False)
-
-    def fail(*_args):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(release_store.ReleaseStoreError, match="No space left on device"):
-        release_store.store_release(parsed, tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 # -- hook calls judged with the release in force --------------------------------------------

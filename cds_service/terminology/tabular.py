@@ -4,7 +4,8 @@
 it streams the file through expat (memory bounded by one element's text, not the file), refuses
 a DOCTYPE or entity declaration (no entity expansion, no external entities), and follows the
 package's reading of the tabular exactly, including the 7th-character codes it generates from
-``sevenChrDef`` (``tests/test_codeset.py`` holds the two tables equal on the bundled file).
+``sevenChrDef`` (``tests/terminology/test_tabular.py`` holds the two tables equal on the bundled
+file).
 """
 
 from __future__ import annotations
