@@ -19,9 +19,9 @@ class IndexedSentence(str):
     word_starts: list[int]
 
 
+_NOTHING: tuple = ((), ())  # a word that begins no pattern
 # The only characters that Python's re.IGNORECASE matches to ASCII word characters, besides
 # ASCII itself (a test scans every code point): looked up as the letters they match.
-_NOTHING: tuple = ((), ())  # a word that begins no pattern
 FOLDS_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
@@ -120,12 +120,8 @@ class AnchorIndex:
             positions = anchored.setdefault(pattern, [])
             if positions and positions[-1][0] == start:  # with the word's own terms
                 word_terms = next(set(t) for p, m in found[0] if p is pattern
-                                  for t in [_terms_of(p, m)])
+                                  for t in [p.terms_of(m)])
                 positions[-1] = (start, pattern.matcher(frozenset(word_terms | more)))
             else:
                 positions.append((start, pattern.matcher(frozenset(more))))
-
-
-def _terms_of(pattern: Prefiltered, matcher: Callable) -> frozenset[str]:
-    return next(terms for terms, found in pattern._subsets.items() if found is matcher)
 

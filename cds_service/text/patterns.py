@@ -72,6 +72,10 @@ class Prefiltered:
             self._subsets[terms] = found
         return found
 
+    def terms_of(self, matcher: Callable) -> frozenset[str]:
+        """The terms whose alternation ``matcher`` matches (one that ``matcher`` returned)."""
+        return next(terms for terms, found in self._subsets.items() if found is matcher)
+
     def finditer(self, text: str) -> Iterator[re.Match]:
         anchored = getattr(text, "anchored", None)
         if anchored is not None:
