@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ..data_files import data_dir
+from .. import data_files
 from ..text import TextReader
 from . import codeset, release_store
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Icd10cm, normalize
@@ -172,7 +172,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 @lru_cache(maxsize=1)
 def shipped_valuesets() -> ValueSetStore:
     """The ValueSets and ConceptMaps shipped in ``valuesets/``, read once per process."""
-    return ValueSetStore(data_dir("valuesets"))
+    return ValueSetStore(data_files.data_dir("valuesets"))
 
 
 @cache
