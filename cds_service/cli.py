@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from .terminology.commands import add_commands as add_codeset_commands
 
     # codeset add, list, remove
-    store_commands.update(add_codeset_commands(commands, configured_data_dir))
+    store_commands.update(add_codeset_commands(commands, _configured_data_dir))
 
     from .audit.command import add_command as add_audit_command
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     return _evaluate(args)
 
 
-def configured_data_dir() -> str | None:
+def _configured_data_dir() -> str | None:
     """CDS_DATA_DIR as the settings resolve it (environment or CDS_CONFIG_FILE); the
     environment's alone when the settings are invalid (the codeset commands need no other)."""
     try:
