@@ -1,4 +1,4 @@
-"""Reading notes (terminology/text.py) on adversarial notes, side by side in one run.
+"""Reading notes (cds_service/text/) on adversarial notes, side by side in one run.
 
 Run: .venv/bin/python benchmarks/bench_text.py [--repeat N]
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cds_service.data_files import data_dir  # noqa: E402
-from cds_service.terminology.text import TextReader  # noqa: E402
+from cds_service.text import TextReader  # noqa: E402
 
 CLINICAL = ("low back pain for three weeks after lifting a box at work with pain radiating "
             "down the back of the right leg to the foot and tingling in the right toes denies "

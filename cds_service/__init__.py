@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 def build_pipeline(settings: Settings) -> HookPipeline:
     """The hook pipeline alone (terminology, rules, cards, FHIR fallback), without the HTTP app:
     what `cds-service evaluate` runs, with no client authentication or feedback store."""
-    return HookPipeline(get_terminology(), CardRenderer(), _fhir_fetcher(settings))
+    return HookPipeline(get_terminology(settings.data_dir), CardRenderer(),
+                        _fhir_fetcher(settings))
 
 
 def _fhir_fetcher(settings: Settings) -> FhirFetcher | None:

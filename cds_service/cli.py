@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     store_commands = add_commands(commands)
     from .terminology.commands import add_commands as add_codeset_commands
 
-    store_commands.update(add_codeset_commands(commands))  # codeset add, list, remove
+    # codeset add, list, remove
+    store_commands.update(add_codeset_commands(commands, _configured_data_dir))
 
     from .audit.command import add_command as add_audit_command
 
@@ -64,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     return _evaluate(args)
 
 
+def _configured_data_dir() -> str | None:
+    """CDS_DATA_DIR as the settings resolve it (environment or CDS_CONFIG_FILE); the
+    environment's alone when the settings are invalid (the codeset commands need no other)."""
+    try:
+        return Settings.load().data_dir
+    except SettingsError:
+        return os.environ.get("CDS_DATA_DIR", "").strip() or None
+
+
 def _setting_help(name: str) -> str:
     """An option's help from its setting (cds_service/settings/): meaning, variable, default,
     so that the help cannot drift from the default the server uses."""
@@ -83,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import run
     from .store import StoreError
     from .terminology import TerminologyError
+    from .text import TextTriggerError
 
     try:
         settings = Settings.load(overrides={"host": args.host, "port": args.port,
@@ -90,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         return run(settings=settings)
     except SettingsError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
-    except (TerminologyError, CardTemplateError, StoreError) as exc:
+    except (TerminologyError, TextTriggerError, CardTemplateError, StoreError) as exc:
         print(f"cds-service: cannot start: {exc}", file=sys.stderr)
     return 2
 

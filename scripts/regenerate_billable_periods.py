@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from cds_service.terminology import codeset  # noqa: E402
 from cds_service.terminology.releases import fiscal_year_start, release_label  # noqa: E402
+from cds_service.terminology.tabular import parse_tabular  # noqa: E402
 
 OUTPUT = ROOT / "valuesets" / "icd10cm-billable-periods.json"
 CHANGE_YEARS = ROOT / "scripts" / "icd10cm-change-years.json"
@@ -135,7 +136,7 @@ def read_release(source: Source) -> Release:
     else:
         codes = [line.split(" ")[0] for line in codes_text.splitlines()]  # CRLF in 2025
     with opener("rb") as handle:
-        version, table = codeset.parse_tabular(handle, codes)
+        version, table = parse_tabular(handle, codes)
     if version != str(source.fiscal_year):
         raise SystemExit(f"{source.tabular}: <version> {version}, expected {source.fiscal_year}")
     return Release(release_label(source.fiscal_year, source.effective), source.fiscal_year,

@@ -26,7 +26,7 @@ import requests
 
 from cds_service.cards import CardRenderer
 from cds_service.hooks import HookPipeline
-from cds_service.terminology import ICD10CM_SYSTEM, Terminology, codeset, releases
+from cds_service.terminology import ICD10CM_SYSTEM, Terminology, codeset, release_store, releases
 from tests.conftest import LiveServer, cds_command
 
 DISCHARGE = "lbp-coding-encounter-discharge"
@@ -57,7 +57,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
 
 
 def stored_files(data_dir: Path) -> list[str]:
-    folder = data_dir / releases.STORE_FOLDER
+    folder = data_dir / release_store.STORE_FOLDER
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
@@ -81,7 +81,7 @@ def fy2027_dir(fy2027_xml, tmp_path_factory) -> Path:
 
 
 def pipeline_for(data_dir: Path) -> HookPipeline:
-    terminology = Terminology(releases_dir=data_dir / releases.STORE_FOLDER)
+    terminology = Terminology(releases_dir=data_dir / release_store.STORE_FOLDER)
     return HookPipeline(terminology, CardRenderer())
 
 
@@ -126,26 +126,6 @@ def of(found: list[dict], rule_id: str) -> list[dict]:
 def suggested(card: dict) -> list[str]:
     return [coding["code"] for s in card.get("suggestions", []) for a in s["actions"]
             for coding in a["resource"]["code"]["coding"] if coding["system"] == ICD10CM_SYSTEM]
-
-
-# -- the reader ---------------------------------------------------------------------------------
-
-
-def test_reader_builds_the_same_table_as_the_package():
-    codes = BUNDLED_CODES.read_text("utf-8").split("\n")
-    with BUNDLED_XML.open("rb") as handle:
-        version, table = codeset.parse_tabular(handle, (line.split(" ")[0] for line in codes))
-    assert version == "2026"
-    assert table == codeset.bundled()._table
-
-
-def test_without_a_code_list_the_tabular_alone_decides_7th_characters():
-    with BUNDLED_XML.open("rb") as handle:
-        _, table = codeset.parse_tabular(handle)
-    extra = set(table) - set(codeset.bundled()._table)
-    # the CDC code list leaves out a few 7th characters sevenChrDef allows (S06 death codes)
-    assert extra and all(code.startswith("S06") for code in extra)
-    assert set(codeset.bundled()._table) <= set(table)
 
 
 # -- codeset add / list / remove, through the command ----------------------------------------
@@ -225,9 +205,9 @@ def test_a_cdc_zip_is_read_and_an_april_update_takes_its_effective_date(fy2027_x
 
 
 def test_remove_drops_one_release(fy2027_dir, tmp_path):
-    folder = tmp_path / releases.STORE_FOLDER
+    folder = tmp_path / release_store.STORE_FOLDER
     folder.mkdir()
-    stored = fy2027_dir / releases.STORE_FOLDER / "icd10cm-2026-10-01.marshal"
+    stored = fy2027_dir / release_store.STORE_FOLDER / "icd10cm-2026-10-01.marshal"
     (folder / stored.name).write_bytes(stored.read_bytes())
     missing = run_cli("remove", "FY2030", data_dir=tmp_path)
     assert missing.returncode == 2 and "no stored release matches 'FY2030'" in missing.stderr
@@ -235,19 +215,6 @@ def test_remove_drops_one_release(fy2027_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "removed CDC ICD-10-CM FY2027" in result.stdout
     assert stored_files(tmp_path) == []
-
-
-def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
-    parsed = releases.ParsedRelease(2027, date(2026, 10, 1), {"A00": ((), (), "x", ())},
-                                    "x.xml", "0" * 64, False)
-
-    def fail(*_args):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(releases.ReleaseStoreError, match="No space left on device"):
-        releases.store_release(parsed, tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 # -- hook calls judged with the release in force --------------------------------------------

@@ -9,6 +9,7 @@ the partition, not the export.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections import Counter
@@ -52,8 +53,19 @@ def audit_pipeline():
         from ..hooks import HookPipeline
         from ..terminology import get_terminology
 
-        _pipeline = HookPipeline(get_terminology(), CardRenderer())
+        _pipeline = HookPipeline(get_terminology(_data_dir()), CardRenderer())
     return _pipeline
+
+
+def _data_dir() -> str | None:
+    """CDS_DATA_DIR as the settings resolve it, where the loaded ICD-10-CM releases are; the
+    environment's alone when the settings are invalid (the audit needs no other setting)."""
+    from ..settings import Settings, SettingsError
+
+    try:
+        return Settings.load().data_dir
+    except SettingsError:
+        return os.environ.get("CDS_DATA_DIR", "").strip() or None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..terminology import ICD10CM_SYSTEM, Reading, Terminology
+from ..terminology import ICD10CM_SYSTEM, Terminology
+from ..text import Reading
 from .contributions import CONTRIBUTORS, Contribution, Totals, families_of
 from .evidence import Evidence, code_evidence
 from .levels import one_side, regions_in, regions_of_words

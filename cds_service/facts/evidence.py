@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from ..terminology import Mention, Reading
+    from ..text import Mention, Reading
     from .model import Code, Diagnosis, ProcedureFact
 
 EvidenceKind = Literal["text", "code", "absent"]

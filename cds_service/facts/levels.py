@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..terminology import Reading
+from ..text import Reading
 
 
 def regions_in(reading: Reading, sentences: set[int]) -> set[str]:

@@ -22,7 +22,7 @@ from ..terminology import (
 )
 
 if TYPE_CHECKING:
-    from ..terminology import Reading
+    from ..text import Reading
     from .low_back import LowBackGroup
 
 

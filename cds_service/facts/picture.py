@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ..terminology import Reading
+from ..text import Reading
 from .evidence import Evidence, Source, text_evidence, unique
 from .model import Diagnosis, EncounterFacts
 

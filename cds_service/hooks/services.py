@@ -76,9 +76,9 @@ SEARCH_KEYS = frozenset(k for k in PREFETCH_RESOURCE_TYPES if k not in ("patient
 def patient_prefetch() -> dict[str, str]:
     """The discovery templates, with each {ValueSet,...} token expanded to the comma-separated
     codes of those ValueSets in valuesets/ (FHIR token search: any of the codes)."""
-    from ..terminology import get_terminology  # the code lists are data; read them once
+    from ..terminology import shipped_valuesets  # the code lists are data; read them once
 
-    store = get_terminology().store
+    store = shipped_valuesets()
 
     def expand(match: re.Match) -> str:
         codes: list[str] = []

@@ -20,7 +20,7 @@ from ..facts import Diagnosis, EncounterFacts
 from ..facts.evidence import Evidence, diagnosis_codes, procedure_codes, text_evidence, unique
 from ..facts.picture import EVIDENCE_LIMIT, sources_of
 from ..terminology import CPT_SYSTEM, ICD10CM_SYSTEM, Terminology
-from ..terminology.text import STATUS_ORDER
+from ..text import STATUS_ORDER
 from ._codes import finding_code
 from ._fhir import new_condition, with_icd_code, without_codes
 from ._findings import Action, Finding, Suggestion

@@ -1,5 +1,10 @@
 """Terminology: ICD-10-CM (validity on a date of service, hierarchy, Excludes1), and the
-ValueSets / ConceptMaps kept as FHIR data in ``valuesets/``."""
+ValueSets / ConceptMaps kept as FHIR data in ``valuesets/``.
+
+The face of the package: the ``Terminology`` the rules look codes up in, the process's shared
+instance (``get_terminology``), and the coding systems' names. The data folder that holds the
+loaded ICD-10-CM releases (CDS_DATA_DIR) is given by the caller: this package reads no settings.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ import os
 import threading
 import weakref
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-from ..data_files import data_dir
-from . import codeset, releases
+from .. import data_files
+from ..text import TextReader
+from . import codeset, release_store
 from .icd10cm import ICD10CM_RELEASE, ICD10CM_SYSTEM, ICD10CM_SYSTEMS, Icd10cm, normalize
-from .text import Reading, TextReader
+from .releases import ReleaseSet, bundled_release, fiscal_year_of
 from .valuesets import (
     CANONICAL_BASE,
     SOPT_SYSTEM,
@@ -47,13 +53,17 @@ PROCEDURE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM, "urn:oid:2.16.840.1.113
 
 
 class Terminology:
-    """What the rules look codes up in. Built once per process, read-only afterwards."""
+    """What the rules look codes up in. Built once per process, read-only afterwards.
+
+    ``directory``: the ValueSets (default: those shipped); ``releases_dir``: the folder of the
+    ICD-10-CM releases an operator loaded (``release_store.store_dir``; None: the bundled
+    release only)."""
 
     def __init__(self, directory: Path | None = None, releases_dir: Path | None = None):
-        self.store = ValueSetStore(directory or data_dir("valuesets"))
+        self.store = ValueSetStore(directory) if directory else shipped_valuesets()
         codeset.load()  # once, here: before a pre-forking server forks its workers
         # ICD-10-CM releases an operator loaded (`cds-service codeset add`), under CDS_DATA_DIR
-        self.releases_dir = releases_dir or _default_releases_dir()
+        self.releases_dir = releases_dir
         self._releases_seen: tuple = ()
         self._releases_lock = threading.Lock()
         self.icd = Icd10cm(self.store.billable_periods, self._load_releases(),
@@ -64,17 +74,17 @@ class Terminology:
         self.text = TextReader(self.store.directory / "text-triggers")
         _LIVE.add(self)
 
-    def _load_releases(self) -> releases.ReleaseSet:
-        self._releases_seen = releases.fingerprint(self.releases_dir)
-        stored = releases.load_stored(self.releases_dir)
-        return releases.ReleaseSet([releases.bundled_release(), *stored])
+    def _load_releases(self) -> ReleaseSet:
+        self._releases_seen = release_store.fingerprint(self.releases_dir)
+        stored = release_store.load_stored(self.releases_dir)
+        return ReleaseSet([bundled_release(), *stored])
 
     def _mark_stale(self) -> None:
         self.icd.stale = True
 
-    def _reload_if_changed(self) -> releases.ReleaseSet | None:
+    def _reload_if_changed(self) -> ReleaseSet | None:
         with self._releases_lock:
-            if releases.fingerprint(self.releases_dir) == self._releases_seen:
+            if release_store.fingerprint(self.releases_dir) == self._releases_seen:
                 return None
             loaded = self._load_releases()
         log.info("ICD-10-CM releases reloaded: %s", ", ".join(r.label for r in loaded.releases))
@@ -95,7 +105,7 @@ class Terminology:
         today = today or datetime.now(UTC).date()
         if not self.icd.releases.outdated(today):
             return False
-        fiscal_year = releases.fiscal_year_of(today)
+        fiscal_year = fiscal_year_of(today)
         log.warning(
             "ICD-10-CM code set outdated: today is past the window of every loaded release; "
             "load the CDC release that applies with `cds-service codeset add`",
@@ -130,9 +140,11 @@ class Terminology:
         return tuple(mapped)
 
 
-def _default_releases_dir() -> Path | None:
+def releases_folder(data_dir: str | None) -> Path | None:
+    """The folder of the loaded releases in the data folder ``data_dir`` (CDS_DATA_DIR as the
+    caller's settings resolve it; None: the default folder), or None when there is none."""
     try:
-        return releases.store_dir()
+        return release_store.store_dir(data_dir)
     except RuntimeError:  # no CDS_DATA_DIR and no home directory: the bundled release only
         log.warning("no folder for ICD-10-CM releases (set CDS_DATA_DIR): the bundled release only")
         return None
@@ -158,8 +170,16 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @lru_cache(maxsize=1)
-def get_terminology() -> Terminology:
-    return Terminology()
+def shipped_valuesets() -> ValueSetStore:
+    """The ValueSets and ConceptMaps shipped in ``valuesets/``, read once per process."""
+    return ValueSetStore(data_files.data_dir("valuesets"))
+
+
+@cache
+def get_terminology(data_dir: str | None = None) -> Terminology:
+    """The process's terminology, with the releases loaded into the data folder ``data_dir``
+    (CDS_DATA_DIR; None: the default folder), built once."""
+    return Terminology(releases_dir=releases_folder(data_dir))
 
 
 __all__ = [
@@ -179,10 +199,10 @@ __all__ = [
     "SOPT_SYSTEMS",
     "Icd10cm",
     "MapTarget",
-    "Reading",
     "Terminology",
-    "TextReader",
     "TerminologyError",
     "get_terminology",
+    "releases_folder",
+    "shipped_valuesets",
     "normalize",
 ]

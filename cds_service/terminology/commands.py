@@ -1,4 +1,7 @@
-"""``cds-service codeset add|list|remove``: the ICD-10-CM releases the service judges with."""
+"""``cds-service codeset add|list|remove``: the ICD-10-CM releases the service judges with.
+
+The data folder the releases are kept in (CDS_DATA_DIR as the settings resolve it) comes from the
+command line's caller, ``cli.py``: this package reads no settings."""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from . import releases
-from .codeset import TabularError
+from . import release_store
+from .release_files import parse_release_file
+from .releases import ReleaseSet, bundled_release, fiscal_year_of, release_label
+from .tabular import TabularError
 
 
-def add_commands(commands) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """Register ``codeset`` on the ``cds-service`` parser; return its handler."""
+def add_commands(commands, data_dir: Callable[[], str | None]
+                 ) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Register ``codeset`` on the ``cds-service`` parser; return its handler. ``data_dir``
+    gives the configured data folder (None: the default one) when a command runs."""
     codeset = commands.add_parser(
         "codeset", help="load, list or remove CDC ICD-10-CM releases (judged by date of service)",
         description="ICD-10-CM releases, kept under CDS_DATA_DIR/icd10cm-releases. A release "
@@ -37,7 +44,7 @@ def add_commands(commands) -> dict[str, Callable[[argparse.Namespace], int]]:
     listing.add_argument("--format", choices=("table", "json"), default="table")
     remove = actions.add_parser("remove", help="remove a loaded release")
     remove.add_argument("release", help="its fiscal year (FY2027) or effective date (2026-10-01)")
-    return {"codeset": _codeset}
+    return {"codeset": lambda args: _codeset(args, data_dir())}
 
 
 def _day(value: str) -> date:
@@ -47,9 +54,9 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _codeset(args: argparse.Namespace) -> int:
+def _codeset(args: argparse.Namespace, data_dir: str | None) -> int:
     try:
-        directory = releases.store_dir()
+        directory = release_store.store_dir(data_dir)
     except RuntimeError:  # no home directory and no CDS_DATA_DIR
         print("cds-service: set CDS_DATA_DIR: no folder to keep ICD-10-CM releases in",
               file=sys.stderr)
@@ -59,18 +66,18 @@ def _codeset(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace, directory: Path) -> int:
     try:
-        parsed = releases.parse_release_file(args.file, args.effective, args.codes)
+        parsed = parse_release_file(args.file, args.effective, args.codes)
     except TabularError as exc:
         print(f"cds-service: {args.file} is not a CDC ICD-10-CM tabular release: {exc}",
               file=sys.stderr)
         return 2
     replaced = (directory / f"icd10cm-{parsed.effective.isoformat()}.marshal").exists()
     try:
-        path = releases.store_release(parsed, directory)
-    except releases.ReleaseStoreError as exc:
+        path = release_store.store_release(parsed, directory)
+    except release_store.ReleaseStoreError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
         return 2
-    label = releases.release_label(parsed.fiscal_year, parsed.effective)
+    label = release_label(parsed.fiscal_year, parsed.effective)
     until = date(parsed.fiscal_year, 9, 30)
     print(f"{'replaced' if replaced else 'stored'} {label}: dates of service "
           f"{parsed.effective} to {until}, {len(parsed.table):,} codes, from {parsed.origin} "
@@ -83,8 +90,8 @@ def _add(args: argparse.Namespace, directory: Path) -> int:
 
 
 def _list(args: argparse.Namespace, directory: Path) -> int:
-    stored = releases.list_stored(directory)
-    release_set = releases.ReleaseSet([releases.bundled_release(), *stored])
+    stored = release_store.list_stored(directory)
+    release_set = ReleaseSet([bundled_release(), *stored])
     today = datetime.now(UTC).date()
     current = release_set.in_force(today)
     rows = [dict(r.describe(), inForceToday=r is current and r.covers(today))
@@ -101,7 +108,7 @@ def _list(args: argparse.Namespace, directory: Path) -> int:
         print(f"{row['release'].ljust(width)}  {row['effective']} to {row['until']}  "
               f"{row['codes']:>7,} codes  {row['source']:<7}  {row['origin']}{mark}")
     if not covered:
-        applies = releases.fiscal_year_of(today)
+        applies = fiscal_year_of(today)
         print(f"warning: no loaded release covers today ({today}); CDC ICD-10-CM FY{applies} "
               f"applies: load it with `cds-service codeset add icd10cm-tabular-{applies}.xml`")
     return 0
@@ -109,8 +116,8 @@ def _list(args: argparse.Namespace, directory: Path) -> int:
 
 def _remove(args: argparse.Namespace, directory: Path) -> int:
     try:
-        release = releases.remove_release(directory, args.release)
-    except releases.ReleaseStoreError as exc:
+        release = release_store.remove_release(directory, args.release)
+    except release_store.ReleaseStoreError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
         return 2
     print(f"removed {release.label} ({release.effective} to {release.until}); running servers "

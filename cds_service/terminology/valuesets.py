@@ -7,7 +7,6 @@ precomputed into sets and prefixes so that a rule's lookup is O(1) in the size o
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from pathlib import Path
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from ..data_files import read_json_object
+from ..errors import ServiceError
 from .icd10cm import ICD10CM_SYSTEM, BillablePeriod, normalize
 
 CANONICAL_BASE = "https://lbp-coding.example.org/fhir"
@@ -35,7 +36,7 @@ _MEMO_LIMIT = 50_000  # membership answers kept per ValueSet (a few MiB at most)
 _PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
 
 
-class TerminologyError(Exception):
+class TerminologyError(ServiceError):
     """A knowledge file is malformed; the service must not start with it."""
 
 
@@ -247,17 +248,6 @@ def _concepts_by_code(concepts: list[dict]) -> dict[str, dict]:
         table[concept["code"]] = concept
         table.update(_concepts_by_code(concept.get("concept", [])))
     return table
-
-
-def read_json_object(path: Path, error: type[TerminologyError], what: str) -> dict:
-    """A knowledge file as a JSON object, or ``error`` naming the file."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{path.name}: not readable JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise error(f"{path.name}: not {what}")
-    return document
 
 
 def _read_resource(path: Path) -> dict:

@@ -1,6 +1,7 @@
-"""The trigger patterns are tried only where a match can begin (text.py, _Prefiltered): they
-must find exactly what a plain scan of the whole alternation (``re.finditer``) finds, on real
-notes and on sentences built to make terms overlap, touch and nest."""
+"""The trigger patterns are tried only where a match can begin (``text/patterns.py``, indexed by
+``text/anchors.py``): they must find exactly what a plain scan of the whole alternation
+(``re.finditer``) finds, on real notes and on sentences built to make terms overlap, touch and
+nest."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from cds_service.terminology import get_terminology
-from cds_service.terminology.text import _Prefiltered
+from cds_service.text.anchors import FOLDS_TO_ASCII, AnchorIndex
+from cds_service.text.compile import TriggerCompiler
+from cds_service.text.patterns import Prefiltered
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # tests/
 SHARED_EXAMPLES = ROOT.parent.parent / "shared" / "examples"
 
 
-def _patterns() -> list[tuple[str, _Prefiltered]]:
+def _patterns() -> list[tuple[str, Prefiltered]]:
     reader = get_terminology().text
     found = []
     for concept in reader.concepts:
@@ -91,14 +94,12 @@ def test_the_corpus_exercises_the_anchored_and_the_unanchored_terms():
 def test_a_term_beginning_inside_another_terms_first_word_is_found():
     # "x-ray" and "ray" both begin at a word start in "x-ray"; the longer anchor must not hide
     # the shorter one when only the shorter term matches
-    pattern = get_terminology().text._compile_terms(["x-ray shows", "ray"], "test")
+    pattern = TriggerCompiler(groups={}).compile_terms(["x-ray shows", "ray"], "test")
     text = "X-ray of the lumbar spine"
     assert [m.span() for m in pattern.finditer(text)] == [(2, 5)]
     assert [m.span() for m in pattern.finditer(text)] == [
         m.span() for m in pattern.pattern.finditer(text)]
-    from cds_service.terminology.text import _AnchorIndex
-
-    indexed = _AnchorIndex([pattern]).sentence(text)
+    indexed = AnchorIndex([pattern]).sentence(text)
     assert [m.span() for m in pattern.finditer(indexed)] == [(2, 5)]
 
 
@@ -115,13 +116,11 @@ def test_a_sentence_that_is_not_ascii_is_indexed_and_found_alike():
 def test_the_characters_ignorecase_folds_to_ascii_are_those_the_index_knows():
     """re.IGNORECASE matches a few characters that are not ASCII to ASCII letters ("ſ" to
     "s", the Kelvin sign to "k"): the index looks words up with exactly those folded."""
-    from cds_service.terminology.text import _FOLDS_TO_ASCII
-
     ascii_word = re.compile(r"[a-z0-9_]", re.IGNORECASE)
     everything = "".join(map(chr, range(128, 0x110000))).encode(
         "utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
     folding = set(ascii_word.findall(everything))
-    assert folding == {chr(c) for c in _FOLDS_TO_ASCII}
+    assert folding == {chr(c) for c in FOLDS_TO_ASCII}
 
 
 @pytest.mark.parametrize("text", [

@@ -1,4 +1,4 @@
-"""Free-text reading (cds_service/terminology/text.py with valuesets/text-triggers): concepts,
+"""Free-text reading (cds_service/text/ with valuesets/text-triggers): concepts,
 negation, uncertainty, history, laterality, and refusal of malformed trigger files."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from cds_service.data_files import data_dir
 from cds_service.terminology import get_terminology
-from cds_service.terminology.text import TextReader, TextTriggerError
+from cds_service.text import TextReader, TextTriggerError
 
 READER = get_terminology().text
 
@@ -215,7 +215,7 @@ def test_context_file_is_required(triggers):
 
 
 # == notes as clinicians write them ==========================================================
-NOTES = sorted((Path(__file__).resolve().parent / "fixtures" / "notes").glob("*.json"))
+NOTES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "notes").glob("*.json"))
 
 
 @pytest.mark.parametrize("path", NOTES, ids=[p.stem for p in NOTES])
@@ -483,7 +483,7 @@ def test_the_medspacy_comparison_skips_cleanly_without_medspacy():
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_medspacy.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_medspacy.py"
     result = subprocess.run([sys.executable, str(script), "--medspacy-python", sys.executable],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
