@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from .cards import CardRenderer
 from .errors import CdsError
 from .hooks import SERVICES
 from .settings import CONFIG_FILE_ENV, Settings, SettingsError
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .store.commands import add_commands  # db upgrade, report
 
-    store_commands = add_commands(commands)
+    store_commands = add_commands(commands, CardRenderer)
     from .terminology.commands import add_commands as add_codeset_commands
 
     store_commands.update(add_codeset_commands(commands))  # codeset add, list, remove
@@ -81,7 +82,7 @@ def _setting_help(name: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from .cards import CardTemplateError
     from .server import run
-    from .store import StoreError
+    from .store.errors import StoreError
     from .terminology import TerminologyError
 
     try:

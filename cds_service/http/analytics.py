@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from .. import auth
 from ..errors import bad_request
-from ..store import parse_since, rule_report
+from ..store.report import parse_since, rule_report
 from .errors import json_response
 
 log = logging.getLogger("cds_service.http")
