@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .. import auth, metrics
-from . import analytics, discovery, errors, ops, request_log, rule_pages, services
+from .. import auth
+from . import (
+    analytics,
+    discovery,
+    errors,
+    ops,
+    request_context,
+    request_log,
+    request_metrics,
+    rule_pages,
+    services,
+)
 
 
 def init_app(app: Flask) -> None:
-    metrics.init_app(app)  # first, so that it times and counts every request
+    request_context.init_app(app)  # first: every other hook reads or writes the record
+    request_metrics.init_app(app)  # next, so that it times and counts every request
     request_log.init_app(app)  # before auth, so that a refused call is logged with its id
     auth.init_app(app)  # client JWTs on the hook and feedback endpoints
     errors.init_app(app)

@@ -13,12 +13,13 @@ import logging
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
 from .. import auth
 from ..errors import bad_request
 from ..store.report import parse_since, rule_report
 from .errors import json_response
+from .request_context import current
 
 log = logging.getLogger("cds_service.http")
 
@@ -47,7 +48,8 @@ def require_client_auth() -> Response | None:
     """The hooks' client authentication (cds_service/auth.py) on PROTECTED_ENDPOINTS."""
     if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
         return None
-    if g.get("client_issuer") is not None:
+    context = current()
+    if context.client_issuer is not None:
         return None  # the app-wide check verified this request's token already
     if "cds_auth" not in current_app.extensions:  # auth not set up on this app: fail closed
         log.error("analytics refused: client authentication is not set up on this app")
@@ -59,13 +61,13 @@ def require_client_auth() -> Response | None:
     try:
         identity = verifier.verify(request.headers.get("Authorization"), audiences)
     except auth.AuthFailure as failure:
-        g.auth_failure = failure.check
+        context.auth_failure = failure.check
         log.warning("client authentication failed",
-                    extra={"request_id": g.get("request_id"), "auth_check": failure.check,
+                    extra={"request_id": context.request_id, "auth_check": failure.check,
                            "auth_issuer": failure.issuer, "auth_kid": failure.kid})
         return auth.unauthorized()
-    g.client_issuer = identity.issuer
-    g.client_tenant = identity.tenant
+    context.client_issuer = identity.issuer
+    context.client_tenant = identity.tenant
     return None
 
 
