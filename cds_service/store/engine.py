@@ -126,7 +126,7 @@ def run_migrations(engine: Engine, revision: str = "head") -> str | None:
     """Apply the Alembic migrations up to ``revision`` under a lock (PostgreSQL: an advisory
     lock; SQLite: the database's write lock), so that processes starting together migrate once
     and the others wait, then find nothing to do. Returns the revision now current."""
-    # Alembic is imported by the processes that migrate only, not by every worker
+    # Alembic is imported where migrations are run or read only, not by every worker
     from alembic import command
     from alembic.config import Config
     from alembic.migration import MigrationContext
@@ -146,6 +146,8 @@ def run_migrations(engine: Engine, revision: str = "head") -> str | None:
 
 
 def head_revision() -> str | None:
+    """The newest migration's revision (what ``run_migrations`` brings a database to)."""
+    # Alembic: see run_migrations
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
