@@ -21,7 +21,7 @@ from . import (
 def init_app(app: Flask) -> None:
     request_context.init_app(app)  # first: every other hook reads or writes the record
     request_metrics.init_app(app)  # next, so that it times and counts every request
-    request_log.init_app(app)  # before auth, so that a refused call is logged with its id
+    request_log.init_app(app)  # one line per request, a refused call's included
     auth.init_app(app)  # client JWTs on the hook and feedback endpoints
     errors.init_app(app)
     app.register_blueprint(discovery.bp)
