@@ -36,10 +36,10 @@ from synthea_export import export_folder  # noqa: E402
 
 from cds_service.audit import AuditOptions, run_audit  # noqa: E402
 from cds_service.audit.engines import WORKER_CONFIG  # noqa: E402
-from cds_service.audit.evaluate import (  # noqa: E402
+from cds_service.audit.evaluate import audit_pipeline  # noqa: E402
+from cds_service.audit.hook_request import (  # noqa: E402
     SERVICE_ID,
     PatientResource,
-    audit_pipeline,
     carried_at_discharge,
     hook_request,
     patient_resource,

@@ -20,7 +20,7 @@ from .settings import Settings
 from .terminology import Terminology, get_terminology
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by create_app only
-    from .store import SqlFeedbackStore
+    from .store.feedback_store import SqlFeedbackStore
 
 __all__ = ["build_pipeline", "create_app"]
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
-    from .store import create_feedback_store
+    from .store.feedback_store import create_feedback_store
 
     pipeline = build_pipeline(settings)
     # the service answers for today's dates: say at start-up when no loaded release covers

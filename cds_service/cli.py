@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
+from .cards import CardRenderer
 from .errors import CdsError
 from .hooks import SERVICES
-from .settings import CONFIG_FILE_ENV, Settings, SettingsError
+from .settings import CONFIG_FILE_ENV, Settings, SettingsError, configured_data_dir
 
 _HOOK_TO_SERVICE = {s.hook: s.id for s in SERVICES.values()}
 
@@ -33,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .store.commands import add_commands  # db upgrade, report
 
-    store_commands = add_commands(commands)
+    store_commands = add_commands(commands, CardRenderer)
     from .terminology.commands import add_commands as add_codeset_commands
 
     # codeset add, list, remove
-    store_commands.update(add_codeset_commands(commands, _configured_data_dir))
+    store_commands.update(add_codeset_commands(commands, configured_data_dir))
 
     from .audit.command import add_command as add_audit_command
 
@@ -65,14 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     return _evaluate(args)
 
 
-def _configured_data_dir() -> str | None:
-    """CDS_DATA_DIR as the settings resolve it (environment or CDS_CONFIG_FILE); the
-    environment's alone when the settings are invalid (the codeset commands need no other)."""
-    try:
-        return Settings.load().data_dir
-    except SettingsError:
-        return os.environ.get("CDS_DATA_DIR", "").strip() or None
-
 
 def _setting_help(name: str) -> str:
     """An option's help from its setting (cds_service/settings/): meaning, variable, default,
@@ -91,7 +84,7 @@ def _setting_help(name: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from .card_templates import CardTemplateError
     from .server import run
-    from .store import StoreError
+    from .store.errors import StoreError
     from .terminology import TerminologyError
     from .text import TextTriggerError
 

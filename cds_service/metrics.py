@@ -10,7 +10,9 @@ imports it only when a metric is first touched: in a worker, after ``server.py``
 variable. Label values are ids and outcomes only, never patient data: the service id, the hook,
 the HTTP status, the rule id, the card indicator and fixed outcome words.
 
-Other modules record through the functions here, e.g. ``record_fhir_fetch("timeout")``.
+Other modules record through the functions here, e.g. ``record_fhir_fetch("timeout")``; the
+HTTP layer passes each request's values in (``http/request_metrics.py``): this module knows
+nothing of Flask or of the services.
 """
 
 from __future__ import annotations
@@ -18,12 +20,9 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from flask import Flask, Response, g, request
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OUTCOME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -97,6 +96,21 @@ def _word(value: object) -> str:
     return value if isinstance(value, str) and _OUTCOME.fullmatch(value) else "other"
 
 
+def request_started(endpoint: str) -> None:
+    """Count a request in progress on ``endpoint`` (until ``request_finished``)."""
+    _metrics().in_progress.labels(endpoint).inc()
+
+
+def request_finished(endpoint: str, service_id: str, hook: str, status: int,
+                     seconds: float) -> None:
+    """Count and time one answered request (``service_id`` and ``hook``: those of a service
+    that exists, else empty)."""
+    metrics = _metrics()
+    metrics.in_progress.labels(endpoint).dec()
+    metrics.requests.labels(endpoint, service_id, hook, str(status)).inc()
+    metrics.latency.labels(endpoint, service_id, hook).observe(seconds)
+
+
 def record_fhir_fetch(outcome: str, seconds: float | None = None) -> None:
     """Count one FHIR query (outcome: a short word such as ok, not_found, timeout, error)."""
     outcome = _word(outcome)
@@ -149,41 +163,3 @@ def mark_worker_dead(pid: int) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(pid)
-
-
-# -- request instrumentation ------------------------------------------------------------------
-
-
-def init_app(app: Flask) -> None:
-    from .hooks import SERVICES
-
-    def _start() -> None:
-        g.metrics_start = time.perf_counter()
-        g.metrics_endpoint = request.endpoint or "unmatched"
-        _metrics().in_progress.labels(g.metrics_endpoint).inc()
-
-    # First of all before_request functions: one that answers early (a 401) still gets counted.
-    app.before_request_funcs.setdefault(None, []).insert(0, _start)
-
-    @app.after_request
-    def _record(response: Response) -> Response:
-        start = g.pop("metrics_start", None)
-        if start is None:
-            return response
-        endpoint = g.pop("metrics_endpoint")
-        metrics = _metrics()
-        metrics.in_progress.labels(endpoint).dec()
-        # only the id of a service that exists, never an arbitrary path segment
-        service_id = g.get("service_id") or (request.view_args or {}).get("service_id", "")
-        service = SERVICES.get(service_id)
-        service_id, hook = (service.id, service.hook) if service else ("", "")
-        metrics.requests.labels(endpoint, service_id, hook, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint, service_id, hook).observe(time.perf_counter() - start)
-        if response.status_code == 200:
-            cards = g.get("cards")
-            if cards:
-                record_cards(service_id, hook, cards)
-            outcomes = g.get("feedback_outcomes")
-            if outcomes:
-                record_feedback(service_id, outcomes)
-        return response

@@ -110,7 +110,7 @@ def run(host: str | None = None, port: int | None = None, workers: int | None = 
     try:
         if app_factory is None:
             from . import create_app
-            from .store import prepare_app
+            from .store.feedback_store import prepare_app
 
             app = create_app(settings)
             prepare_app(app)  # open and migrate the feedback database before workers fork

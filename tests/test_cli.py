@@ -80,7 +80,7 @@ def test_serve_help_states_the_defaults_the_server_uses():
 
 
 def test_report_table_shows_rule_titles_and_reason_displays():
-    from cds_service.store.analytics import (
+    from cds_service.store.report import (
         ReasonCount,
         RuleStats,
         build_report,

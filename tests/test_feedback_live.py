@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from cds_service.store.sql import head_revision
+from cds_service.store.engine import head_revision
 from tests.auth_support import claims, mint
 from tests.conftest import FIXTURES, LiveServer, cds_command, load_example
 from tests.db_support import BACKENDS, databases_fixture

@@ -18,18 +18,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from cds_service.cards import CardRenderer
 from cds_service.errors import CdsError
 from cds_service.feedback import parse_feedback
 from cds_service.settings import Settings
-from cds_service.store import (
-    KEY_FILE,
-    SqlFeedbackStore,
-    StoreError,
-    create_feedback_store,
-    head_revision,
-    rule_report,
-)
-from cds_service.store.sql import run_migrations
+from cds_service.store.engine import head_revision, run_migrations
+from cds_service.store.errors import StoreError
+from cds_service.store.feedback_store import SqlFeedbackStore, create_feedback_store
+from cds_service.store.keys import KEY_FILE
+from cds_service.store.report import rule_report
 from tests.db_support import BACKENDS, PATIENT_HASH_KEY, databases_fixture
 
 SERVICE = "lbp-coding-encounter-discharge"
@@ -120,7 +117,7 @@ def test_processes_starting_together_migrate_once(database, tmp_path):
     """Four processes upgrade the same empty database at once: all succeed, one version row."""
     script = textwrap.dedent(f"""
         import sys
-        from cds_service.store import SqlFeedbackStore
+        from cds_service.store.feedback_store import SqlFeedbackStore
         print(SqlFeedbackStore({database.url!r}, {PATIENT_HASH_KEY!r}).prepare())
     """)
     processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
@@ -283,7 +280,7 @@ def test_a_process_crash_mid_request_leaves_no_row(store, database, tmp_path):
     script = textwrap.dedent(f"""
         import os
         from cds_service.feedback import parse_feedback
-        from cds_service.store import SqlFeedbackStore
+        from cds_service.store.feedback_store import SqlFeedbackStore
         calls = []
         original = SqlFeedbackStore._insert_feedback_row
         def crash_on_the_second(self, connection, insert, row):
@@ -395,7 +392,7 @@ def test_rule_report_counts_each_card_once_by_its_latest_outcome(store, database
     # --since counts the cards shown from then on
     database.execute("UPDATE cds_cards SET issued_at = :old WHERE card_uuid IN (:x, :y)",
                      old="2020-01-01 00:00:00", x=a1["uuid"], y=a2["uuid"])
-    from cds_service.store import parse_since
+    from cds_service.store.report import parse_since
 
     recent = {r.rule_id: r for r in store.rule_report(parse_since("2021-01-01"))}
     assert (recent["rule-a"].shown, recent["rule-a"].accepted,
@@ -407,7 +404,7 @@ def test_report_lists_every_rule_and_names_our_reasons(store):
     card = make_card("invalid-code")
     issue(store, card)
     send(store, item(card, "overridden", reason="payer-accepts-code"))
-    report = rule_report(store)
+    report = rule_report(store, None, CardRenderer())
     by_id = {r["ruleId"]: r for r in report["rules"]}
     assert by_id["invalid-code"]["topOverrideReasons"] == [{
         "system": REASONS, "code": "payer-accepts-code",
@@ -513,11 +510,11 @@ def test_a_kept_connection_the_server_closed_is_replaced_without_losing_the_call
 
 
 def test_an_unreachable_postgresql_is_a_503_for_the_call(databases):
+    from cds_service.store.errors import unavailable
     from cds_service.store.postgres_hot import PostgresHotPath
-    from cds_service.store.sql import _unavailable
 
     unreachable = PostgresHotPath(make_url("postgresql+psycopg://cds@127.0.0.1:1/none"),
-                                  _unavailable)
+                                  unavailable)
     with pytest.raises(CdsError) as refused:
         unreachable.record_cards([], [])
     assert refused.value.status == 503
@@ -558,3 +555,21 @@ def store_rows(store):
     with store.transaction(write=False) as connection:
         return [tuple(row) for row in connection.exec_driver_sql(
             "SELECT evidence FROM cds_cards").fetchall()]
+
+
+def test_the_store_imports_neither_the_cards_nor_the_hooks():
+    """The store sits below nothing it records: a caller passes the card templates in
+    (report.rule_report)."""
+    import ast
+
+    import cds_service.store
+
+    for path in Path(cds_service.store.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                names = [node.module] if node.module else [a.name for a in node.names]
+                assert not {n.split(".")[0] for n in names} & {"cards", "hooks", "http"}, path
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert not (node.module or "").startswith(
+                    ("cds_service.cards", "cds_service.hooks", "cds_service.http")), path

@@ -97,3 +97,18 @@ def test_counts_add_up_across_workers_and_survive_a_dead_worker(tmp_path):
     finally:
         server.stop()
     assert server.process.returncode == 0
+
+
+def test_metrics_is_a_base_module_that_knows_neither_flask_nor_the_services():
+    """The HTTP layer passes each request's values in (http/request_metrics.py): metrics.py
+    imports no Flask and nothing of the package above it."""
+    import ast
+
+    import cds_service.metrics
+
+    tree = ast.parse(Path(cds_service.metrics.__file__).read_text("utf-8"))
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not {name for name in imported if name.startswith(("flask", "cds_service", "."))}
+    assert all(node.level == 0 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom))

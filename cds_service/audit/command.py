@@ -6,6 +6,8 @@ import argparse
 import sys
 from datetime import date
 
+from .run import AuditError, AuditOptions, run_audit
+
 
 def add_command(commands) -> None:
     audit = commands.add_parser(
@@ -37,8 +39,6 @@ def add_command(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .run import AuditError, AuditOptions, run_audit
-
     if args.scheduler and args.engine != "dask":
         print("cds-service audit: --scheduler needs --engine dask", file=sys.stderr)
         return 2

@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
+from ..errors import ServiceError
+from .evaluate import audit_pipeline
+
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
-class EngineError(Exception):
+class EngineError(ServiceError):
     """The engine cannot start (Dask missing, scheduler unreachable)."""
 
 
@@ -38,8 +41,6 @@ class LocalEngine:
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 1:
-            from .evaluate import audit_pipeline
-
             audit_pipeline()  # loaded once here, shared with the forked workers
             context = multiprocessing.get_context(
                 "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")

@@ -9,31 +9,33 @@ the partition, not the export.
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 
+from ..cards import CardRenderer
 from ..errors import CdsError
+from ..hooks import HookPipeline
+from ..settings import configured_data_dir
+from ..terminology import get_terminology
+from .code_change import code_change
+from .hook_request import (
+    SERVICE_ID,
+    PatientResource,
+    carried_at_discharge,
+    day_of,
+    hook_request,
+    patient_resource,
+)
 from .problems import Problem, ProblemWriter
-from .split import FHIR_ID, reference_id
+from .split import FHIR_ID
 
-SERVICE_ID = "lbp-coding-encounter-discharge"
-HOOK = "encounter-discharge"
-# context.userId of the calls: the audit acts for no clinician (CDS Hooks 2.0 asks for a
-# reference to the user; a Device is what runs unattended)
-AUDIT_USER = "Device/cds-service-audit"
-# hookInstance of each call: a UUID derived from the encounter, so that a run is reproducible
-_HOOK_INSTANCE_NAMESPACE = uuid.UUID("3f1d6a52-8c1e-4a47-9a39-5d1b0c6f2e71")
 _ENTRY_PATH = re.compile(r"^prefetch\.(?P<key>conditions|procedures|coverage)\.entry\[(?P<i>\d+)\]"
                          r"(?:\.resource)?")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 FINDING_COLUMNS = ("encounter", "patient", "date_of_service", "rule", "indicator",
                    "codes_before", "codes_suggested", "summary")
 _SEARCH_KEYS = {"Condition": "conditions", "Procedure": "procedures", "Coverage": "coverage"}
@@ -49,23 +51,9 @@ def audit_pipeline():
     server loads; no FHIR fetching (the audit sends every prefetch key)."""
     global _pipeline
     if _pipeline is None:
-        from ..cards import CardRenderer
-        from ..hooks import HookPipeline
-        from ..terminology import get_terminology
-
-        _pipeline = HookPipeline(get_terminology(_data_dir()), CardRenderer())
+        _pipeline = HookPipeline(get_terminology(configured_data_dir()), CardRenderer())
     return _pipeline
 
-
-def _data_dir() -> str | None:
-    """CDS_DATA_DIR as the settings resolve it, where the loaded ICD-10-CM releases are; the
-    environment's alone when the settings are invalid (the audit needs no other setting)."""
-    from ..settings import Settings, SettingsError
-
-    try:
-        return Settings.load().data_dir
-    except SettingsError:
-        return os.environ.get("CDS_DATA_DIR", "").strip() or None
 
 
 @dataclass(frozen=True)
@@ -92,17 +80,6 @@ class PartitionResult:
     findings_per_encounter: Counter = field(default_factory=Counter)
     code_changes: Counter = field(default_factory=Counter)
     problems: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class PatientResource:
-    """One of a patient's resources as read from the export, with what the prefetch selection
-    needs (``patient_resource`` fills it)."""
-
-    source: tuple[int, int]  # (file index, line)
-    resource: dict
-    encounter_id: str | None = None  # the encounter a Condition/Procedure is linked to
-    day: str | None = None  # YYYY-MM-DD it was recorded/performed, when it says
 
 
 def partition_outputs(work_dir: str, partition: int) -> dict[str, Path]:
@@ -189,19 +166,17 @@ def _audit_patient(pipeline, patient_id: str, records: list, task: PartitionTask
             continue
         result.finished += 1
         period = encounter.resource.get("period")
-        start = period.get("start") if isinstance(period, dict) else None
-        if not (isinstance(start, str) and _DAY.match(start) and _is_date(start[:10])):
+        service_day = day_of(period.get("start") if isinstance(period, dict) else None)
+        if service_day is None:
             problems.add(Problem.ENCOUNTER_WITHOUT_DATE, *encounter.source,
                          "a finished Encounter without a valid period.start is not audited")
             continue
-        service_day = start[:10]
         if (task.date_from and service_day < task.date_from) or (
                 task.date_to and service_day > task.date_to):
             continue
         result.in_window += 1
-        end = period.get("end")
-        discharge_day = end[:10] if isinstance(end, str) and _DAY.match(end) and _is_date(
-            end[:10]) and end[:10] >= service_day else service_day
+        end_day = day_of(period.get("end"))
+        discharge_day = end_day if end_day is not None and end_day >= service_day else service_day
         response, by_reference, evidence = _evaluate_encounter(
             pipeline, patient_id, encounter_id, encounter, patient, linked, discharge_day,
             excluded, problems)
@@ -310,99 +285,3 @@ def _message_without_prefix(exc: CdsError, prefix: str, resource_type: str) -> s
     return message.replace(prefix, resource_type, 1) if message.startswith(prefix) else message
 
 
-def patient_resource(item: PatientResource) -> PatientResource:
-    if item.resource.get("resourceType") in ("Condition", "Procedure"):
-        item.encounter_id = reference_id(item.resource.get("encounter"), "Encounter")
-        item.day = resource_day(item.resource)
-    return item
-
-
-def carried_at_discharge(item: PatientResource, encounter_id: str, discharge_day: str) -> bool:
-    """Whether the prefetch at this encounter's discharge would have carried the resource: it
-    belongs to the encounter (coded during or after the visit), or it existed by that day."""
-    if item.encounter_id == encounter_id or item.day is None:
-        return True
-    return item.day <= discharge_day
-
-
-def resource_day(resource: dict) -> str | None:
-    for value in (resource.get("recordedDate"), resource.get("onsetDateTime"),
-                  resource.get("performedDateTime"),
-                  _period_start(resource.get("onsetPeriod")),
-                  _period_start(resource.get("performedPeriod"))):
-        if isinstance(value, str) and _DAY.match(value):
-            return value[:10]
-    return None
-
-
-def _period_start(period: Any) -> Any:
-    return period.get("start") if isinstance(period, dict) else None
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def hook_request(patient_id: str, encounter: dict, patient: dict | None,
-                 conditions: list[dict], procedures: list[dict], coverages: list[dict]) -> dict:
-    """The encounter-discharge request whose prefetch is what the service's discovery asks for
-    (services.py PATIENT_PREFETCH): the patient, the encounter, and the patient's Conditions,
-    Procedures and Coverage as searchset Bundles."""
-    encounter_id = encounter["id"]
-    return {
-        "hook": HOOK,
-        "hookInstance": str(uuid.uuid5(_HOOK_INSTANCE_NAMESPACE,
-                                       f"Patient/{patient_id}/Encounter/{encounter_id}")),
-        "context": {"userId": AUDIT_USER, "patientId": patient_id, "encounterId": encounter_id},
-        "prefetch": {
-            "patient": patient,
-            "encounter": encounter,
-            "conditions": search_bundle(conditions),
-            "procedures": search_bundle(procedures),
-            "coverage": search_bundle(coverages),
-        },
-    }
-
-
-def search_bundle(resources: list[dict]) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": resource, "search": {"mode": "match"}}
-                      for resource in resources]}
-
-
-def code_change(card: dict, by_reference: dict[str, dict]) -> tuple[str, str]:
-    """The codes a card's suggestions take away and the codes they put in their place:
-    ("M54.5", "M54.50 | M54.51 | M54.59"), one alternative per suggestion."""
-    before: list[str] = []
-    suggested: list[str] = []
-    for suggestion in card.get("suggestions", []):
-        added: list[str] = []
-        for action in suggestion.get("actions", []):
-            kind, resource = action.get("type"), action.get("resource")
-            if kind == "update" and isinstance(resource, dict):
-                original = by_reference.get(f"{resource.get('resourceType')}/"
-                                            f"{resource.get('id')}")
-                old, new = _codes(original), _codes(resource)
-                before += [code for code in old if code not in new]
-                added += [code for code in new if code not in old]
-            elif kind == "create" and isinstance(resource, dict):
-                added += _codes(resource)
-            elif kind == "delete":
-                for reference in action.get("resourceId", []):
-                    before += _codes(by_reference.get(reference))
-        if added:
-            suggested.append("+".join(dict.fromkeys(added)))
-    return " | ".join(dict.fromkeys(before)), " | ".join(dict.fromkeys(suggested))
-
-
-def _codes(resource: dict | None) -> list[str]:
-    if not isinstance(resource, dict):
-        return []
-    concept = resource.get("code")
-    codings = concept.get("coding", []) if isinstance(concept, dict) else []
-    return [coding["code"] for coding in codings
-            if isinstance(coding, dict) and isinstance(coding.get("code"), str)]

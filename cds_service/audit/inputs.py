@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import ServiceError
+
 _GZIP_MAGIC = b"\x1f\x8b"
 # what a folder is searched for; a file named on the command line is read whatever its name
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -19,7 +21,7 @@ NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _GZIP_RATIO = 10
 
 
-class InputError(Exception):
+class InputError(ServiceError):
     """An input the audit cannot start with: missing, unreadable, or a folder without NDJSON."""
 
 
@@ -76,7 +78,7 @@ def _is_gzip(path: Path) -> bool:
         return raw.read(2) == _GZIP_MAGIC
 
 
-class TruncatedInput(Exception):
+class TruncatedInput(ServiceError):
     """The file stopped being readable after ``line`` lines (a cut gzip stream, a disk error)."""
 
     def __init__(self, line: int):

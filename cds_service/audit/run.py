@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..errors import ServiceError
 from .engines import DaskEngine, EngineError, LocalEngine
 from .evaluate import PartitionResult, PartitionTask, evaluate_partition, partition_outputs
 from .inputs import InputError, estimated_bytes, resolve_inputs
@@ -27,7 +28,7 @@ MISSING_PACKAGES = ("cds-service audit needs the optional packages pyarrow and d
                     "pip install 'cds-service[audit]'")
 
 
-class AuditError(Exception):
+class AuditError(ServiceError):
     """The audit cannot start or go on; the message names the problem, never patient data."""
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .. import metrics
-from . import analytics, client_auth, discovery, errors, ops, request_log, rule_pages, services
+from . import (
+    analytics,
+    client_auth,
+    discovery,
+    errors,
+    ops,
+    request_context,
+    request_log,
+    request_metrics,
+    rule_pages,
+    services,
+)
 
 
 def init_app(app: Flask) -> None:
-    metrics.init_app(app)  # first, so that it times and counts every request
-    request_log.init_app(app)  # before auth, so that a refused call is logged with its id
+    request_context.init_app(app)  # first: every other hook reads or writes the record
+    request_metrics.init_app(app)  # next, so that it times and counts every request
+    request_log.init_app(app)  # one line per request, a refused call's included
     client_auth.init_app(app)  # client JWTs on the hook and feedback endpoints
     errors.init_app(app)
     app.register_blueprint(discovery.bp)

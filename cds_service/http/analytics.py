@@ -13,12 +13,13 @@ import logging
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
 from ..errors import bad_request
-from ..store import parse_since, rule_report
+from ..store.report import parse_since, rule_report
 from .client_auth import authenticate, unauthorized
 from .errors import json_response
+from .request_context import current
 
 log = logging.getLogger("cds_service.http")
 
@@ -47,7 +48,8 @@ def require_client_auth() -> Response | None:
     """The hooks' client authentication (``client_auth``) on PROTECTED_ENDPOINTS."""
     if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
         return None
-    if g.get("client_issuer") is not None:
+    context = current()
+    if context.client_issuer is not None:
         return None  # the app-wide check verified this request's token already
     if "cds_auth" not in current_app.extensions:  # auth not set up on this app: fail closed
         log.error("analytics refused: client authentication is not set up on this app")

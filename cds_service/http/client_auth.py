@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 
 from ..auth.audience import expected_audiences
 from ..auth.config import trusted_issuers
 from ..auth.replay import ReplayCache, SharedReplayCache
 from ..auth.verify import AuthFailure, TokenVerifier
 from .errors import error_response
+from .request_context import current
 
 log = logging.getLogger("cds_service.auth")
 
@@ -27,19 +28,21 @@ def unauthorized() -> Response:
 
 
 def authenticate(verifier: TokenVerifier, failure_log: logging.Logger = log) -> Response | None:
-    """Verify this request's bearer JWT: None when it passes (the client noted on ``g``), else
-    the 401 to answer (the failed check noted on ``g`` and logged to ``failure_log``)."""
+    """Verify this request's bearer JWT: None when it passes (the client noted on the request's
+    record), else the 401 to answer (the failed check noted there and logged to
+    ``failure_log``)."""
+    context = current()
     audiences = expected_audiences(verifier.settings, request.host_url, request.path)
     try:
         identity = verifier.verify(request.headers.get("Authorization"), audiences)
     except AuthFailure as failure:
-        g.auth_failure = failure.check
+        context.auth_failure = failure.check
         failure_log.warning("client authentication failed",
-                            extra={"request_id": g.get("request_id"), "auth_check": failure.check,
+                            extra={"request_id": context.request_id, "auth_check": failure.check,
                                    "auth_issuer": failure.issuer, "auth_kid": failure.kid})
         return unauthorized()
-    g.client_issuer = identity.issuer
-    g.client_tenant = identity.tenant
+    context.client_issuer = identity.issuer
+    context.client_tenant = identity.tenant
     return None
 
 

@@ -12,11 +12,12 @@ import logging
 import math
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..deadline import BudgetExceeded
 from ..errors import CdsError, bad_request, operation_outcome
+from .request_context import current
 
 log = logging.getLogger("cds_service.http")
 
@@ -98,13 +99,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def _cds_error(exc: CdsError) -> Response:
         if isinstance(exc, BudgetExceeded):
+            context = current()
             # the stage and the times only: nothing of the request
             log.warning("hook call over its time budget",
                         extra={"event": "budget_exceeded", "stage": exc.stage,
                                "elapsed_ms": round(exc.elapsed * 1000, 1),
                                "budget_ms": round(exc.budget * 1000, 1),
-                               "request_id": g.get("request_id"),
-                               "service_id": g.get("service_id")})
+                               "request_id": context.request_id,
+                               "service_id": context.service_id})
         return json_response(exc.to_operation_outcome(), exc.status)
 
     @app.errorhandler(HTTPException)

@@ -1,4 +1,5 @@
-"""One structured log line per request, with a request id.
+"""One structured log line per request, with a request id, from the request's record
+(``request_context.py``).
 
 The line holds ids and outcomes only: the request id (the client's ``X-Request-ID`` when it is
 a short token of safe characters, else a new one; echoed in the response), the route template
@@ -11,54 +12,39 @@ value, a token or anything from the patient's record.
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
+
+from .request_context import REQUEST_ID_HEADER, current
 
 log = logging.getLogger("cds_service.request")
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
-
-
-def _request_id() -> str:
-    offered = request.headers.get(REQUEST_ID_HEADER, "")
-    return offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def _start() -> None:
-        g.request_id = _request_id()
-        g.request_started = time.perf_counter()
-
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id") or _request_id()
-        response.headers[REQUEST_ID_HEADER] = request_id
+        context = current()
+        response.headers[REQUEST_ID_HEADER] = context.request_id
         if request.method == "OPTIONS":
             return response  # CORS preflights: no work done, not worth a line
-        started = g.get("request_started")
         rule = request.url_rule
         entry = {
             "event": "request",
-            "request_id": request_id,
+            "request_id": context.request_id,
             "method": request.method,
             "route": rule.rule if rule is not None else None,
-            "service_id": g.get("service_id"),
-            "hook": g.get("hook"),
-            "hookInstance": g.get("hook_instance"),
+            "service_id": context.service_id,
+            "hook": context.hook,
+            "hookInstance": context.hook_instance,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "rule_ids": sorted(set(g.get("rule_ids") or ())),
-            "card_count": len(g.get("cards") or ()),
+            "duration_ms": round(context.elapsed() * 1000, 2),
+            "rule_ids": sorted(set(context.rule_ids)),
+            "card_count": len(context.cards),
         }
-        if g.get("client_issuer"):
-            entry["client_iss"] = g.client_issuer
-        if g.get("auth_failure"):
-            entry["auth_failure"] = g.auth_failure
+        if context.client_issuer:
+            entry["client_iss"] = context.client_issuer
+        if context.auth_failure:
+            entry["auth_failure"] = context.auth_failure
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
         log.log(level, "request", extra=entry)
         return response

@@ -179,3 +179,13 @@ def _display(value: Any, secret: bool) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def configured_data_dir() -> str | None:
+    """CDS_DATA_DIR as the settings resolve it (environment or CDS_CONFIG_FILE), for commands
+    that need no other setting (``codeset``, ``audit``): the environment's alone when some other
+    setting is invalid, so that a bad unrelated value does not stop them."""
+    try:
+        return Settings.load().data_dir
+    except SettingsError:
+        return os.environ.get("CDS_DATA_DIR", "").strip() or None

@@ -1,4 +1,7 @@
-"""``cds-service db upgrade`` and ``cds-service report``: the feedback store from the shell."""
+"""``cds-service db upgrade`` and ``cds-service report``: the feedback store from the shell.
+
+The parser is built on every ``cds-service`` start, so SQLAlchemy (``feedback_store.py``) is
+imported by these commands' handlers only, when they run."""
 
 from __future__ import annotations
 
@@ -7,12 +10,18 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from ..settings import Settings, SettingsError
+from .errors import StoreError
+from .report import parse_since, render_csv, render_table, rule_report
 
 
-def add_commands(commands) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """Register the subcommands on the ``cds-service`` parser; return their handlers."""
+def add_commands(commands, card_renderer: Callable[[], Any]
+                 ) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Register the subcommands on the ``cds-service`` parser; return their handlers.
+    ``card_renderer`` makes the ``CardRenderer`` whose templates title the report's rules."""
     db = commands.add_parser("db", help="manage the feedback database")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser(
@@ -25,12 +34,10 @@ def add_commands(commands) -> dict[str, Callable[[argparse.Namespace], int]]:
     report.add_argument("--since", type=_since, metavar="DATE",
                         help="only cards shown from this date (YYYY-MM-DD, UTC) or ISO date-time")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    return {"db": _db, "report": _report}
+    return {"db": _db, "report": partial(_report, card_renderer=card_renderer)}
 
 
 def _since(value: str) -> datetime:
-    from .analytics import parse_since
-
     try:
         return parse_since(value)
     except ValueError as exc:
@@ -38,15 +45,13 @@ def _since(value: str) -> datetime:
 
 
 def _open_store():
-    from . import create_feedback_store
+    from .feedback_store import create_feedback_store  # SQLAlchemy: see the module docstring
 
     settings = Settings.load()
     return create_feedback_store(settings)
 
 
 def _db(args: argparse.Namespace) -> int:
-    from .sql import StoreError
-
     try:
         store = _open_store()
         revision = store.prepare(load_key=False)
@@ -58,9 +63,7 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    from . import StoreError, render_csv, render_table, rule_report
-
+def _report(args: argparse.Namespace, card_renderer: Callable[[], Any]) -> int:
     try:
         store = _open_store()
         store.prepare(load_key=False)
@@ -68,7 +71,7 @@ def _report(args: argparse.Namespace) -> int:
         print(f"cds-service: {exc}", file=sys.stderr)
         return 2
     try:
-        report = rule_report(store, args.since)
+        report = rule_report(store, args.since, card_renderer())
     except Exception as exc:  # a CdsError 503: the database went away after opening
         print(f"cds-service: cannot read the feedback database: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from typing import NoReturn
 import psycopg
 from sqlalchemy.engine import URL
 
+from ..errors import ServiceError
 from .per_call import card_parameters, statements, suggestion_parameters
 
 log = logging.getLogger("cds_service.store")
@@ -36,7 +37,7 @@ _SQL = statements("%s")
 _ABANDONED: list[psycopg.Connection] = []
 
 
-class _Committing(Exception):
+class _Committing(ServiceError):
     """Wraps an error raised by COMMIT: the transaction's outcome is unknown, never retry."""
 
     def __init__(self, error: psycopg.Error):
