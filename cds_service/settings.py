@@ -150,7 +150,7 @@ def url_list(*schemes: str) -> Parser:
 
 def fhir_base_list(value: Any) -> tuple[str, ...]:
     """FHIR base URLs (http or https), normalised as the FHIR fetcher compares them."""
-    from .hooks.fhir_fetch import normalize_base_url
+    from .fhir.urls import normalize_base_url
 
     bases = []
     for item in string_list(value):
@@ -288,7 +288,7 @@ class Settings:
         "Key of the HMAC that stands in for patient ids in the feedback database (default with "
         "SQLite: generated into CDS_DATA_DIR/patient-hash.key; required with PostgreSQL)",
         secret=True)
-    # FHIR server fallback (cds_service/hooks/fhir_fetch.py): off while no server is allowed
+    # FHIR server fallback (cds_service/fhir/client.py): off while no server is allowed
     fhir_allowed_servers: tuple[str, ...] = setting(
         "CDS_FHIR_ALLOWED_SERVERS", (), fhir_base_list,
         "FHIR base URLs the service may fetch missing prefetch from (comma-separated)")
