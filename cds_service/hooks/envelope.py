@@ -58,19 +58,6 @@ class HookRequest:
     def encounter_id(self) -> str | None:
         return self.context.get("encounterId")
 
-    def sent_search_entries(self) -> dict[int, str]:
-        """Where each resource of the client's search Bundles sat (by the resource object's
-        identity), to name it in an error found once the facts have read it."""
-        where = {}
-        for key, bundle in self.prefetch.items():
-            if key not in SEARCH_KEYS or bundle is None:
-                continue
-            expected = PREFETCH_RESOURCE_TYPES[key]
-            for index, entry in enumerate(bundle.get("entry", [])):
-                if entry["resource"].get("resourceType") == expected:
-                    where[id(entry["resource"])] = f"prefetch.{key}.entry[{index}].resource"
-        return where
-
 
 def read_envelope(body: Any, service: ServiceDefinition) -> HookRequest:
     """Validate a decoded JSON body against ``service`` and return the request model."""

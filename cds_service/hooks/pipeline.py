@@ -20,6 +20,7 @@ from ..rules import Finding, run_rules
 from ..terminology import Terminology
 from .envelope import HookRequest, read_envelope
 from .prefetch import Fetcher, resolve_prefetch
+from .prefetch_keys import PREFETCH_RESOURCE_TYPES, SEARCH_KEYS
 from .registry import SERVICES
 
 
@@ -64,10 +65,27 @@ class HookPipeline:
 def validate_read_in_depth(facts: EncounterFacts, request: HookRequest) -> None:
     """Validate in full, with its model, each resource of the client's search results that the
     rules read in depth (the diagnoses, the encounter's procedures, the coverage); a 400 naming
-    where the client sent it. What the service fetched was validated in full on arrival."""
-    sent_at = request.sent_search_entries()
+    where the client sent it. What the service fetched was validated in full on arrival.
+
+    Only the facts know which resources those are (which Conditions are the encounter's
+    diagnoses...), so this runs once they are built, before any rule reads them."""
+    sent_at = _where_sent(request.prefetch)
     for resource in (*(d.resource for d in facts.diagnoses),
                      *(p.resource for p in facts.procedures), *facts.coverages):
         path = sent_at.pop(id(resource), None)  # once per request, however many rules read it
         if path is not None:
             validate_resource(resource, path)
+
+
+def _where_sent(prefetch: dict[str, dict | None]) -> dict[int, str]:
+    """Where each resource of the client's search Bundles sat, by the identity of the resource
+    object: the facts hold these very objects (the merged keys reuse the client's entries)."""
+    where = {}
+    for key, bundle in prefetch.items():
+        if key not in SEARCH_KEYS or bundle is None:
+            continue
+        expected = PREFETCH_RESOURCE_TYPES[key]
+        for index, entry in enumerate(bundle.get("entry", [])):
+            if entry["resource"].get("resourceType") == expected:
+                where[id(entry["resource"])] = f"prefetch.{key}.entry[{index}].resource"
+    return where
