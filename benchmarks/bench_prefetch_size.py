@@ -34,10 +34,11 @@ from bench_http import free_port  # noqa: E402
 from workload import build_request  # noqa: E402
 
 from cds_service.cards import CardRenderer  # noqa: E402
-from cds_service.hooks.fhir_fetch import FhirFetcher  # noqa: E402
+from cds_service.fhir.client import FetchFailed, FhirFetcher  # noqa: E402
+from cds_service.hooks import encounter_discharge  # noqa: E402
 from cds_service.hooks.pipeline import HookPipeline  # noqa: E402
-from cds_service.hooks.prefetch import FetchFailed, render_query  # noqa: E402
-from cds_service.hooks.services import ENCOUNTER_DISCHARGE, LEGACY_PREFETCH  # noqa: E402
+from cds_service.hooks.prefetch import render_query  # noqa: E402
+from cds_service.hooks.prefetch_keys import LEGACY_PREFETCH  # noqa: E402
 from cds_service.terminology import get_terminology  # noqa: E402
 
 # What discovery published before: the broad searches (Coverage too: every Coverage ever)
@@ -63,7 +64,7 @@ def resources(prefetch: dict) -> int:
 
 def findings(pipeline: HookPipeline, request: dict, prefetch: dict) -> list:
     body = dict(request, prefetch=prefetch)
-    result = pipeline.evaluate(ENCOUNTER_DISCHARGE.id, body, date(2026, 11, 30))
+    result = pipeline.evaluate(encounter_discharge.SERVICE.id, body, date(2026, 11, 30))
     return sorted((c["source"]["topic"]["code"], c["summary"]) for c in result.response["cards"])
 
 
@@ -98,7 +99,7 @@ def main() -> None:
                 time.sleep(0.1)
         context = request["context"]
         broad = fetch(fetcher, base, BROAD, context)
-        narrow = fetch(fetcher, base, ENCOUNTER_DISCHARGE.prefetch, context)
+        narrow = fetch(fetcher, base, encounter_discharge.SERVICE.prefetch, context)
         rows = []
         for name, prefetch in (("broad (before)", broad), ("narrow (now)", narrow)):
             rows.append((name, resources(prefetch), len(orjson.dumps(prefetch)), prefetch))

@@ -13,9 +13,10 @@ from flask import Flask
 from flask_cors import CORS
 
 from .cards import CardRenderer
+from .fhir.client import FhirFetcher
 from .hooks import HookPipeline
-from .hooks.fhir_fetch import FhirFetcher
-from .hooks.services import PREFETCH_KEYS
+from .hooks.prefetch_keys import PREFETCH_KEYS
+from .metrics import record_fhir_fetch
 from .settings import Settings
 from .terminology import Terminology, get_terminology
 
@@ -84,4 +85,5 @@ def _fhir_fetcher(settings: Settings) -> FhirFetcher | None:
         # requests in flight to one FHIR server: every query of a hook call, for each of a
         # worker's request threads
         max_workers=len(PREFETCH_KEYS) * settings.threads,
+        record=record_fhir_fetch,
     )

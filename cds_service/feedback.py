@@ -12,12 +12,12 @@ the end of the calendar cannot even be turned into UTC.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import CdsError, bad_request
+from .identifiers import is_uuid
 from .settings.feedback import FeedbackSettings
 
 OUTCOMES = frozenset({"accepted", "overridden"})
@@ -64,7 +64,7 @@ def _parse_item(item: Any, path: str, limits: FeedbackSettings) -> FeedbackItem:
     if not isinstance(item, dict):
         raise bad_request(f"{path} must be an object.", path)
     card = item.get("card")
-    if not isinstance(card, str) or not _is_uuid(card):
+    if not isinstance(card, str) or not is_uuid(card):
         raise bad_request(f"{path}.card must be the uuid of a card.", f"{path}.card")
     outcome = item.get("outcome")
     if not isinstance(outcome, str) or outcome not in OUTCOMES:
@@ -122,14 +122,6 @@ def _parse_item(item: Any, path: str, limits: FeedbackSettings) -> FeedbackItem:
                           f"and {LATEST_YEAR}.", f"{path}.outcomeTimestamp")
     return FeedbackItem(card, outcome, tuple(s["id"] for s in accepted), reason_code,
                         reason_system, comment, timestamp)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_instant(value: str) -> datetime:

@@ -35,7 +35,7 @@ What ``write`` does to each request's record, and nothing more:
   of a visit has the shift of its discharge, a negative control its own;
 - rewrites Synthea's transaction references (urn:uuid:X) to the Type/id form a FHIR server
   returns (Patient/x, Encounter/y), ids unchanged;
-- wraps them as the prefetch the service's discovery declares (cds_service/hooks/services.py):
+- wraps them as the prefetch the service's discovery declares (cds_service/hooks/prefetch_keys.py):
   patient, encounter, and searchset Bundles for conditions, procedures and coverage.
 Codes are left as Synthea wrote them (SNOMED CT only; no ICD-10-CM code is added).
 """

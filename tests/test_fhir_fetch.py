@@ -1,4 +1,4 @@
-"""FHIR server fallback (hooks/fhir_fetch.py): what prefetch left out is fetched from fhirServer.
+"""FHIR server fallback (fhir/client.py): what prefetch left out is fetched from fhirServer.
 
 Against real servers on loopback ports: Medplum's FHIR router over its in-memory repository
 (tests/fhir_server/server.mjs, installed by scripts/test with npm ci) and the real
@@ -23,9 +23,9 @@ import pytest
 import requests
 
 from benchmarks.workload import build_request
-from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base
-from cds_service.hooks.prefetch import FetchFailed
-from cds_service.hooks.services import ENCOUNTER_DISCHARGE
+from cds_service.fhir.client import FetchFailed, FhirFetcher
+from cds_service.fhir.urls import within_base
+from cds_service.hooks import encounter_discharge
 from cds_service.settings import Settings, SettingsError
 from cds_service.settings.parsers import normalize_base_url
 from tests.conftest import EXAMPLES as EXAMPLE_FILES
@@ -685,7 +685,7 @@ def test_a_percent_encoded_dot_segment_next_link_is_not_followed(service, misbeh
     ("http://h.test/fhir%2f..%2fx", False),
 ])
 def test_next_links_are_decoded_before_the_base_path_check(url, inside):
-    assert _within_base(url, "http://h.test/fhir") is inside
+    assert within_base(url, "http://h.test/fhir") is inside
 
 
 def test_many_small_pages_are_read_to_the_end(fhir):
@@ -693,7 +693,7 @@ def test_many_small_pages_are_read_to_the_end(fhir):
     # (10), with the fetcher's defaults and the query discovery publishes
     paged = fhir["paged"]
     paged.reset()
-    query = ENCOUNTER_DISCHARGE.prefetch["encounterConditions"].replace(
+    query = encounter_discharge.SERVICE.prefetch["encounterConditions"].replace(
         "{{context.patientId}}", "p4").replace("{{context.encounterId}}", "e4")
     result = fetch(paged, {"encounterConditions": query})
     assert [e["resource"]["id"] for e in result["encounterConditions"]["entry"]] == [

@@ -8,8 +8,9 @@ import copy
 import pytest
 
 from cds_service.errors import CdsError
-from cds_service.hooks import request as hook_request
-from cds_service.hooks.request import _ValidatedDigests, validate_resource
+from cds_service.fhir import shapes, validation
+from cds_service.fhir.digests import ValidatedDigests
+from cds_service.fhir.validation import validate_resource
 
 CONDITION = {
     "resourceType": "Condition", "id": "c1",
@@ -25,14 +26,14 @@ CONDITION = {
 def model_calls(monkeypatch):
     """Count the model validations (the real ones still run)."""
     calls = []
-    real = hook_request._validate_with_model
+    real = validation._validate_with_model
 
     def counted(resource, path):
         calls.append(resource.get("id"))
         return real(resource, path)
 
-    monkeypatch.setattr(hook_request, "_validate_with_model", counted)
-    monkeypatch.setattr(hook_request, "VALIDATED", _ValidatedDigests())
+    monkeypatch.setattr(validation, "_validate_with_model", counted)
+    monkeypatch.setattr(validation, "VALIDATED", ValidatedDigests())
     return calls
 
 
@@ -67,7 +68,7 @@ def test_a_number_where_fhir_has_a_string_is_refused_after_the_string_passed(mod
 
 
 def test_only_digests_are_kept_and_only_as_many_as_the_capacity():
-    digests = _ValidatedDigests(capacity=3)
+    digests = ValidatedDigests(capacity=3)
     resources = [dict(CONDITION, id=f"c{n}") for n in range(5)]
     keys = [digests.digest(r) for r in resources]
     for key in keys:
@@ -81,28 +82,28 @@ def test_what_cannot_be_digested_is_validated_every_time(model_calls):
     # orjson writes integers of at most 64 bits; JSON and FHIR decimals have no such bound
     huge = {"resourceType": "Observation", "id": "o1", "status": "final",
             "code": {"text": "count"}, "valueQuantity": {"value": 2**70}}
-    assert _ValidatedDigests.digest(huge) is None
+    assert ValidatedDigests.digest(huge) is None
     for _ in range(2):
         validate_resource(copy.deepcopy(huge), "p")
     assert model_calls == ["o1", "o1"]
 
 
 def test_the_shape_check_of_a_history_resource_is_remembered_only_when_it_passes(monkeypatch):
-    monkeypatch.setattr(hook_request, "SHAPE_CHECKED", _ValidatedDigests())
+    monkeypatch.setattr(shapes, "SHAPE_CHECKED", ValidatedDigests())
     calls = []
-    real = hook_request._check_read_elements
+    real = shapes._check_read_elements
 
     def counted(resource, path):
         calls.append(resource["id"])
         return real(resource, path)
 
-    monkeypatch.setattr(hook_request, "_check_read_elements", counted)
+    monkeypatch.setattr(shapes, "_check_read_elements", counted)
     for _ in range(2):
-        hook_request.check_read_elements(copy.deepcopy(CONDITION), "p")
+        shapes.check_read_elements(copy.deepcopy(CONDITION), "p")
     assert calls == ["c1"]
     misshapen = dict(copy.deepcopy(CONDITION), code="M54.50")  # a code where FHIR has a concept
     for _ in range(2):
         with pytest.raises(CdsError) as refused:
-            hook_request.check_read_elements(copy.deepcopy(misshapen), "prefetch.conditions")
+            shapes.check_read_elements(copy.deepcopy(misshapen), "prefetch.conditions")
         assert refused.value.field == "prefetch.conditions.code"
     assert calls == ["c1", "c1", "c1"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..terminology import Terminology
 from .low_back import document_low_back
-from .model import Code, Diagnosis, EncounterFacts, ProcedureFact, codings, is_active
+from .model import Code, Diagnosis, EncounterFacts, ProcedureFact, codings, day_of, is_active
 from .picture import texts_of
 
 _EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -35,7 +35,7 @@ def build_facts(
 ) -> EncounterFacts:
     encounter = prefetch.get("encounter")
     encounter_id = context.get("encounterId")
-    encounter_day = _day(((encounter or {}).get("period") or {}).get("start"))
+    encounter_day = day_of(((encounter or {}).get("period") or {}).get("start"))
     today = today or datetime.now(UTC).date()
     order_day = _order_day(draft_orders, today) if hook == "order-sign" else None
 
@@ -46,7 +46,7 @@ def build_facts(
     diagnoses, others = [], []
     for condition in conditions:
         on_encounter = id(condition) in linked
-        day = encounter_day or order_day or _day(condition.get("recordedDate")) or fallback_day
+        day = encounter_day or order_day or day_of(condition.get("recordedDate")) or fallback_day
         codes = tuple(codings([condition.get("code") or {}]))
         fact = Diagnosis(condition, codes, day, on_encounter)
         is_encounter_diagnosis = on_encounter if linked else is_active(condition)
@@ -109,7 +109,7 @@ def build_facts(
 
 def _order_day(draft_orders: list[dict], today: date) -> date:
     """An order's date of service: when it was authored, else today (the day it is signed)."""
-    days = [d for d in (_day(o.get("authoredOn")) for o in draft_orders) if d]
+    days = [d for d in (day_of(o.get("authoredOn")) for o in draft_orders) if d]
     return max(days) if days else today
 
 
@@ -143,18 +143,8 @@ def _references(reference: dict | None, resource_type: str, resource_id: str | N
     )
 
 
-def _day(value: str | None) -> date | None:
-    # The local calendar date as written: a visit at 23:30-05:00 happened on that day.
-    if not value or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _performed_day(procedure: dict) -> date | None:
     if "performedDateTime" in procedure:
-        return _day(procedure["performedDateTime"])
+        return day_of(procedure["performedDateTime"])
     period = procedure.get("performedPeriod") or {}
-    return _day(period.get("start"))
+    return day_of(period.get("start"))

@@ -242,3 +242,14 @@ def codings(concepts: list[dict]) -> list[Code]:
                 code = normalize(code)
             found.append(Code(system, code, coding.get("display")))
     return found
+
+
+def day_of(value: str | None) -> date | None:
+    """The calendar date a FHIR date or dateTime names, as written: a visit at 23:30-05:00
+    happened on that day. None when there is none, or it is not a date."""
+    if not value or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

@@ -1,6 +1,8 @@
-"""Hook handling: the services offered, the request model, prefetch resolution, the pipeline."""
+"""Hook handling: one module per CDS service (``order_sign``, ``encounter_discharge``) and their
+registry, the request envelope, prefetch resolution, the pipeline."""
 
+from .definition import ServiceDefinition
 from .pipeline import HookPipeline, HookResult
-from .services import SERVICES, ServiceDefinition
+from .registry import SERVICES
 
 __all__ = ["SERVICES", "HookPipeline", "HookResult", "ServiceDefinition"]

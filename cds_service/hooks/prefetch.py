@@ -12,26 +12,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import CdsError
-from .request import HookRequest, parse_prefetch_value, validate_resource
-from .services import (
-    FACTS_KEYS,
-    PREFETCH_RESOURCE_TYPES,
-    REQUIRED_PARTS,
-    SEARCH_KEYS,
-)
+from ..fhir.client import FetchFailed
+from ..fhir.received import check_received
+from ..fhir.validation import validate_resource
+from .envelope import HookRequest
+from .prefetch_keys import FACTS_KEYS, PREFETCH_RESOURCE_TYPES, REQUIRED_PARTS, SEARCH_KEYS
 
 log = logging.getLogger(__name__)
 
 _TEMPLATE_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
-
-
-class FetchFailed(Exception):
-    """A FHIR query could not be answered (unreachable, refused, timed out, not found)."""
-
-    def __init__(self, key: str, reason: str):
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
 
 
 class Fetcher(Protocol):
@@ -138,13 +127,13 @@ def _read_fetched(key: str, result: dict, patient_id: str) -> dict:
     elif key not in SEARCH_KEYS and _names_another_patient(result, patient_id):
         log.warning("FHIR fetch of %s: the resource is another patient's; not used", key)
         raise CdsError(412, "it is another patient's record")
-    value = parse_prefetch_value(key, result, path)
+    check_received(result, expected, key in SEARCH_KEYS, path)
     if key in SEARCH_KEYS:
-        for index, entry in enumerate(value.get("entry", [])):
+        for index, entry in enumerate(result.get("entry", [])):
             resource = entry["resource"]
             if resource.get("resourceType") == expected:
                 validate_resource(resource, f"{path}.entry[{index}].resource")
-    return value
+    return result
 
 
 # The reference each resource type names its patient by (FHIR R4).

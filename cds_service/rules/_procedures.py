@@ -14,6 +14,7 @@ from typing import Any
 
 from ..facts import Diagnosis, EncounterFacts, ProcedureFact
 from ..facts.evidence import Evidence, unique
+from ..facts.model import day_of
 from ..terminology import (
     CANONICAL_BASE,
     CPT_SYSTEM,
@@ -189,17 +190,9 @@ def _is_medicare(coverage: dict, terminology: Terminology) -> bool:
 
 def _in_force(coverage: dict, day: date) -> bool:
     period = coverage.get("period") or {}
-    start, end = _day(period.get("start")), _day(period.get("end"))
+    # a Coverage the rules read was validated in full: its period's dates are dateTime strings
+    start, end = day_of(period.get("start")), day_of(period.get("end"))
     return (start is None or start <= day) and (end is None or day <= end)
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 # -- diagnoses -------------------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def hash_key(value: Any) -> str:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_UNSAFE = re.compile(r"[\s#\\\x00-\x1f\x7f]")
+# Never in a URL we accept or send: whitespace, fragments, backslashes, control characters
+UNSAFE_URL_CHARACTERS = re.compile(r"[\s#\\\x00-\x1f\x7f]")
 
 
 def normalize_base_url(url: str) -> str | None:
@@ -162,7 +163,7 @@ def normalize_base_url(url: str) -> str | None:
     >>> normalize_base_url("ftp://ehr.example/fhir") is None
     True
     """
-    if not isinstance(url, str) or _UNSAFE.search(url):
+    if not isinstance(url, str) or UNSAFE_URL_CHARACTERS.search(url):
         return None
     try:
         parts = urlsplit(url.strip())

@@ -1,14 +1,15 @@
-"""The two CDS services this product offers, declared once; discovery is generated from these.
+"""The prefetch keys this service publishes: their FHIR query templates, the resource type each
+must hold, and how the narrow keys make up the keys the facts read.
 
-Spec: https://cds-hooks.hl7.org/2.0/#discovery ; hooks: https://cds-hooks.org/hooks/order-sign/
-and https://cds-hooks.org/hooks/encounter-discharge/
+Spec: https://cds-hooks.hl7.org/2.0/#prefetch-template
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from ..terminology import codeset, shipped_valuesets
 
 # What discovery asks for: what the rules read, not the patient's whole record. Each search
 # asks for large pages (_count) so that a server answers it in one page where it can. Search
@@ -18,7 +19,7 @@ from functools import lru_cache
 # matches, unlike a bare id on some in-memory repositories.
 _PATIENT = "patient=Patient/{{context.patientId}}"
 _ENCOUNTER = "encounter=Encounter/{{context.encounterId}}"
-_BASE_PREFETCH = {
+RECORD_TEMPLATES = {
     "patient": "Patient/{{context.patientId}}",
     "encounter": "Encounter/{{context.encounterId}}",
     # this encounter's diagnoses
@@ -36,12 +37,12 @@ _BASE_PREFETCH = {
     "coverage": f"Coverage?{_PATIENT}&status=active&_count=20",
 }
 # the keys discovery publishes: at most this many queries per hook call
-PREFETCH_KEYS = tuple(_BASE_PREFETCH)
+PREFETCH_KEYS = tuple(RECORD_TEMPLATES)
 _VALUESET_TOKEN = re.compile(r"\{([A-Za-z,]+)\}")
 
-# The keys the facts read (cds_service/facts.py), each filled from the client's own key of that
-# name when it sends one (the broad searches discovery asked for before), else merged from the
-# narrow keys above. "coverage" is both: the same key, now asking for active Coverage only.
+# The keys the facts read (cds_service/facts/build.py), each filled from the client's own key of
+# that name when it sends one (the broad searches discovery asked for before), else merged from
+# the narrow keys above. "coverage" is both: the same key, now asking for active Coverage only.
 FACTS_KEYS = {
     "conditions": ("encounterConditions", "activeConditions", "priorInjuries"),
     "procedures": ("encounterProcedures", "priorSpineSurgery"),
@@ -72,12 +73,11 @@ PREFETCH_RESOURCE_TYPES = {
 SEARCH_KEYS = frozenset(k for k in PREFETCH_RESOURCE_TYPES if k not in ("patient", "encounter"))
 
 
-@lru_cache(maxsize=1)
-def patient_prefetch() -> dict[str, str]:
-    """The discovery templates, with each {ValueSet,...} token expanded to the comma-separated
-    codes of those ValueSets in valuesets/ (FHIR token search: any of the codes)."""
-    from ..terminology import shipped_valuesets  # the code lists are data; read them once
-
+@lru_cache(maxsize=4)  # the code lists are data: each hook's templates are expanded once
+def expand_templates(templates: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The templates as discovery publishes them, with each {ValueSet,...} token expanded to the
+    comma-separated codes of those ValueSets in valuesets/ (FHIR token search: any of the
+    codes). ``templates``: (key, template) pairs, in the order discovery lists them."""
     store = shipped_valuesets()
 
     def expand(match: re.Match) -> str:
@@ -87,14 +87,12 @@ def patient_prefetch() -> dict[str, str]:
         return ",".join(codes)
 
     return {key: _VALUESET_TOKEN.sub(expand, template.replace("{patient}", _PATIENT))
-            for key, template in _BASE_PREFETCH.items()}
+            for key, template in templates}
 
 
 def _expand(index) -> list[str]:
     """Every code of a ValueSet (enumerated codes, ICD-10-CM is-a filters expanded through the
     code set's hierarchy, nested ValueSets). A regex filter cannot be listed in a query."""
-    from ..terminology import codeset
-
     if any(index.patterns.values()):
         raise ValueError(f"ValueSet {index.name} has a regex filter; its codes cannot be listed")
     codes = sorted(c for system_codes in index.codes.values() for c in system_codes)
@@ -108,61 +106,3 @@ def _expand(index) -> list[str]:
     for nested in index.included_sets:
         codes.extend(c for c in _expand(nested) if c not in codes)
     return codes
-
-
-@dataclass(frozen=True)
-class ServiceDefinition:
-    id: str
-    hook: str
-    title: str
-    description: str
-    required_context: tuple[str, ...]
-    # Keys the rules cannot run without; the others only switch individual rules off.
-    required_prefetch: tuple[str, ...]
-    usage_requirements: str = (
-        "Send the prefetch keys listed (or fhirServer with fhirAuthorization so the service can "
-        "fetch them), and sign each call with a JWT from a trusted issuer."
-    )
-
-    @property
-    def prefetch(self) -> dict[str, str]:
-        """The prefetch templates discovery publishes, by key."""
-        return patient_prefetch()
-
-    def discovery_entry(self) -> dict:
-        return {
-            "id": self.id,
-            "hook": self.hook,
-            "title": self.title,
-            "description": self.description,
-            "prefetch": self.prefetch,
-            "usageRequirements": self.usage_requirements,
-        }
-
-
-ORDER_SIGN = ServiceDefinition(
-    id="lbp-coding-order-sign",
-    hook="order-sign",
-    title="Low back pain coding: orders",
-    description=(
-        "Checks therapy and chiropractic orders being signed against the encounter's low back "
-        "pain diagnoses and the payer's rules, and the diagnosis codes themselves."
-    ),
-    required_context=("userId", "patientId", "draftOrders"),
-    required_prefetch=("conditions",),
-)
-
-ENCOUNTER_DISCHARGE = ServiceDefinition(
-    id="lbp-coding-encounter-discharge",
-    hook="encounter-discharge",
-    title="Low back pain coding: encounter close",
-    description=(
-        "Reviews the closing encounter's low back pain diagnoses for validity on the date of "
-        "service, Excludes1 conflicts, specificity, aftercare and documentation, and the "
-        "procedures performed against the diagnoses and the payer's rules."
-    ),
-    required_context=("userId", "patientId", "encounterId"),
-    required_prefetch=("encounter", "conditions"),
-)
-
-SERVICES: dict[str, ServiceDefinition] = {s.id: s for s in (ORDER_SIGN, ENCOUNTER_DISCHARGE)}
