@@ -355,9 +355,9 @@ def _condition() -> dict:
 @pytest.mark.parametrize(
     "key, value, fragment",
     [
-        ("patient", lambda: _condition(), "prefetch.patient must be a Patient"),
+        ("patient", lambda: _condition(), "prefetch.patient must be a resource of type Patient"),
         ("encounter", lambda: {"resourceType": "Bundle", "type": "searchset"},
-         "prefetch.encounter must be a Encounter"),
+         "prefetch.encounter must be a resource of type Encounter"),
         ("conditions", lambda: _condition(), "Bundle of Condition"),
         ("conditions", lambda: {"resourceType": "Bundle", "type": "searchset", "entry": [
             {"resource": {"resourceType": "Observation", "status": "final",
@@ -391,6 +391,16 @@ def test_a_draft_order_that_is_not_an_order_is_400(server):
     body["context"]["draftOrders"]["entry"][0]["resource"] = {"resourceType": "Patient",
                                                               "id": "p1"}
     outcome(post(server, body, ORDER_SIGN), 400, "not an order resource")
+
+
+@pytest.mark.parametrize("authored", [5, True, [], {"day": 1}, "next week", "2026-02-30"])
+def test_a_draft_order_dated_wrongly_is_400_never_today(server, authored):
+    """authoredOn dates an order-sign visit: a wrong one was a 500 (a number) or read as today
+    (a string that is no date)."""
+    body = order()
+    body["context"]["draftOrders"]["entry"][0]["resource"]["authoredOn"] = authored
+    answer = outcome(post(server, body, ORDER_SIGN), 400, f"{ORDER}.authoredOn")
+    assert answer["issue"][0]["expression"] == [f"{ORDER}.authoredOn"]
 
 
 def test_unknown_prefetch_keys_are_ignored(server):

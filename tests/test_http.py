@@ -79,7 +79,7 @@ def test_hook_call_answers_cards(live_server):
         (lambda b: b.update(context=[]), 400, "context"),
         (lambda b: b.update(prefetch=[]), 400, "prefetch"),
         (lambda b: b["prefetch"].update(encounter={"resourceType": "Patient", "id": "x"}), 400,
-         "prefetch.encounter must be a Encounter"),
+         "prefetch.encounter must be a resource of type Encounter"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(
             onsetDateTime="last spring"), 400, "onsetDateTime"),
         (lambda b: b["prefetch"]["conditions"]["entry"][0]["resource"].update(

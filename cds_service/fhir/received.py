@@ -22,7 +22,7 @@ def check_received(value: dict, resource_type: str, is_search: bool, path: str) 
         _check_search_bundle(value, resource_type, path)
     else:
         if value.get("resourceType") != resource_type:
-            raise bad_request(f"{path} must be a {resource_type} resource.", path)
+            raise bad_request(f"{path} must be a resource of type {resource_type}.", path)
         repair_single_lists(value)
         validate_resource(value, path)
 

@@ -6,6 +6,7 @@ depth are validated in full (``validation``)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from ..errors import bad_request
@@ -29,6 +30,18 @@ _DATE_TIME = re.compile(
     r"^([0-9]{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:"
     r"([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"
 )
+
+def _on_the_calendar(value: str) -> bool:
+    """A full date's day exists (the pattern lets 2026-02-31 through); a year or a month alone
+    is a valid FHIR date."""
+    if len(value) < 10:
+        return True
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
 
 SHAPE_CHECKED = ValidatedDigests()  # passed check_read_elements
 
@@ -61,8 +74,9 @@ def shape_problem(value: Any, kind: str) -> str | None:
             kind == "code" or FHIR_ID.match(value))
         return None if ok else f"must be a FHIR {kind}"
     if kind == "dateTime":
-        return None if isinstance(value, str) and _DATE_TIME.match(value) else (
-            "must be a FHIR date or dateTime string")
+        if not isinstance(value, str) or not _DATE_TIME.match(value):
+            return "must be a FHIR date or dateTime string"
+        return None if _on_the_calendar(value) else "must be a day that exists on the calendar"
     if not isinstance(value, dict) or not value:
         return "must be a non-empty object"
     if kind == _CODEABLE:

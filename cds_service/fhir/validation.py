@@ -24,7 +24,7 @@ from .shapes import shape_problem
 _ORDER_READ_ELEMENTS = {
     "id": "id", "status": "code", "code": "CodeableConcept", "subject": "Reference",
     "encounter": "Reference", "bodySite": "[CodeableConcept]", "reasonCode": "[CodeableConcept]",
-    "reasonReference": "[Reference]",
+    "reasonReference": "[Reference]", "authoredOn": "dateTime",
 }
 _ORDER_REQUIRED_ELEMENTS = ("status", "subject")
 
@@ -84,7 +84,7 @@ def _validate_order(order: dict, path: str) -> None:
             continue
         where = f"{path}.{name}"
         value = order[name]
-        if kind in ("id", "code"):
+        if kind in ("id", "code", "dateTime"):
             problem = shape_problem(value, kind)
             if problem:
                 raise bad_request(f"{where} is not valid FHIR R4: {problem}.", where)

@@ -67,6 +67,8 @@ def test_no_patient_data_is_echoed_in_the_message():
     ("category", [], "must be a non-empty array"),
     ("subject", {"reference": 7}, "reference must be a string"),
     ("recordedDate", "20/11/2026", "must be a FHIR date or dateTime string"),
+    ("recordedDate", "2026-02-31", "must be a day that exists on the calendar"),
+    ("onsetDateTime", "2025-06-31T10:00:00Z", "must be a day that exists on the calendar"),
     ("performedPeriod", {"start": "soon"}, "start must be a FHIR dateTime string"),
     ("note", [{"authorString": "dr"}], "text must be a string"),
     ("evidence", [{"detail": [{"reference": 1}]}], "detail: reference must be a string"),
@@ -91,6 +93,11 @@ def test_elements_the_facts_do_not_read_are_not_shape_checked():
      "p.code.coding[0].userSelected", "is null"),
     ({"reasonReference": [{"reference": None}]}, "p.reasonReference[0].reference", "is null"),
     ({"id": "o 1"}, "p.id", "must be a FHIR id"),
+    # the order's date dates an order-sign visit: never read a wrong one as "today"
+    ({"authoredOn": 5}, "p.authoredOn", "must be a FHIR date or dateTime string"),
+    ({"authoredOn": True}, "p.authoredOn", "must be a FHIR date or dateTime string"),
+    ({"authoredOn": "next week"}, "p.authoredOn", "must be a FHIR date or dateTime string"),
+    ({"authoredOn": "2026-02-30"}, "p.authoredOn", "must be a day that exists on the calendar"),
 ])
 def test_what_the_rules_read_of_a_draft_order_is_validated(change, field, words):
     order = copy.deepcopy(ORDER)
@@ -102,6 +109,11 @@ def test_what_the_rules_read_of_a_draft_order_is_validated(change, field, words)
     error = refused(validate_order, order)
     assert error.field == field
     assert words in error.message
+
+
+@pytest.mark.parametrize("authored", ["2026", "2026-11", "2026-11-20", "2026-11-20T09:30:00-05:00"])
+def test_an_order_dated_as_fhir_allows_passes(authored):
+    validate_order(dict(copy.deepcopy(ORDER), authoredOn=authored), "p")
 
 
 def test_what_no_rule_reads_of_a_draft_order_is_not_validated():
@@ -147,7 +159,7 @@ def test_a_single_resource_must_be_of_its_type_and_valid_in_full():
     check_received(copy.deepcopy(encounter), "Encounter", False, "prefetch.encounter")
     error = refused(lambda v, p: check_received(v, "Encounter", False, p),
                     copy.deepcopy(CONDITION), "prefetch.encounter")
-    assert error.message == "prefetch.encounter must be a Encounter resource."
+    assert error.message == "prefetch.encounter must be a resource of type Encounter."
     error = refused(lambda v, p: check_received(v, "Encounter", False, p),
                     dict(encounter, colour="blue"), "prefetch.encounter")
     assert error.field == "prefetch.encounter.colour"
