@@ -27,8 +27,9 @@ from cds_service.hooks.fhir_fetch import FhirFetcher, _within_base, normalize_ba
 from cds_service.hooks.prefetch import FetchFailed
 from cds_service.hooks.services import ENCOUNTER_DISCHARGE
 from cds_service.settings import Settings, SettingsError
-from tests.conftest import EXAMPLES as EXAMPLE_FILES
-from tests.conftest import LiveServer, free_port, load_example
+from tests.support.examples import EXAMPLES as EXAMPLE_FILES
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer, free_port
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
 DISCHARGE = "lbp-coding-encounter-discharge"

@@ -7,7 +7,7 @@ import json
 import subprocess
 import zipfile
 
-from tests.conftest import FIXTURES
+from tests.support.examples import FIXTURES
 
 
 def test_wheel_ships_the_knowledge_files(built_wheel):

@@ -33,7 +33,7 @@ import pytest
 import requests
 from packaging.requirements import Requirement
 
-from tests.conftest import free_port
+from tests.support.live_server import free_port
 from tests.test_container import dependency_closure, dockerignore_patterns, is_ignored
 
 ROOT = Path(__file__).resolve().parent.parent

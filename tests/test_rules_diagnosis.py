@@ -22,8 +22,8 @@ from tests.builders import (
     suggested_codes,
     topic,
 )
-from tests.conftest import EXAMPLES
 from tests.contract import check_response
+from tests.support.examples import EXAMPLES
 
 IN_2021 = "2021-06-01T09:00:00-04:00"
 IN_2023 = "2023-05-02T09:00:00-04:00"

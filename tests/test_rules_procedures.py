@@ -13,7 +13,6 @@ import pytest
 
 from cds_service import create_app
 from cds_service.terminology import CPT_SYSTEM, HCPCS_SYSTEM, ICD10CM_SYSTEM, SNOMED_SYSTEM
-from tests.conftest import load_example
 from tests.contract import check_card_shape, check_response
 from tests.procedure_builders import (
     DISCHARGE,
@@ -29,6 +28,7 @@ from tests.procedure_builders import (
     procedure,
     service_request,
 )
+from tests.support.examples import load_example
 
 LBP = condition("c1", "M54.50", sites=[LUMBAR_SITE])
 OUR_RULES = {"procedure-unsupported", "medicare-97014", "cmt-subluxation", "cmt-level",

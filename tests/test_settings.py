@@ -21,7 +21,7 @@ from cds_service.settings import (
     url,
     usable_cpus,
 )
-from tests.conftest import cds_command
+from tests.support.live_server import cds_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
