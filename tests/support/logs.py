@@ -184,14 +184,32 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if _handler is not None:
         logging.getLogger().removeHandler(_handler)
         _handler.close()
-    leaks = scan(LOG_DIR, fixture_markers(EXAMPLES + SYNTHEA))
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    leaks = [str(leak) for leak in scan(LOG_DIR, fixture_markers(EXAMPLES + SYNTHEA))]
     if leaks:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if reporter is not None:
-            reporter.write_sep("=", "patient data or tokens in the logs", red=True)
-            for leak in leaks[:50]:
-                reporter.write_line(str(leak))
-            reporter.write_line(f"logs kept in {LOG_DIR}")
+        _kept.append(str(LOG_DIR))
     else:
         shutil.rmtree(LOG_DIR, ignore_errors=True)
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: its controller reports
+        worker_output["log_leaks"], worker_output["logs_kept"] = leaks, _kept
+        return
+    _leaks.extend(leaks)
+    if _leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "patient data or tokens in the logs", red=True)
+            for leak in _leaks[:50]:
+                reporter.write_line(leak)
+            reporter.write_line(f"logs kept in {', '.join(_kept)}")
+
+
+_leaks: list[str] = []  # the workers' (under pytest-xdist -n), then this process's
+_kept: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, as each worker finishes
+def pytest_testnodedown(node, error) -> None:
+    output = getattr(node, "workeroutput", {})
+    _leaks.extend(output.get("log_leaks", []))
+    _kept.extend(output.get("logs_kept", []))
