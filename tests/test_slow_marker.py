@@ -1,6 +1,6 @@
-"""The ``slow`` marker (tests/support/slow.py): a test that starts a live server, builds a wheel,
-runs schemathesis or drives Chromium is collected as slow, through whichever fixture starts it,
-and ``pytest -m "not slow"`` leaves it out."""
+"""The ``slow`` marker (tests/support/slow.py): a test that starts a live server or another child
+process, builds a wheel, runs schemathesis or drives Chromium is collected as slow, through
+whichever fixture or helper starts it, and ``pytest -m "not slow"`` leaves it out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ pytest_plugins = ["pytester"]
 TESTS = Path(__file__).resolve().parent
 
 EXAMPLE_MODULE = '''
+import subprocess
+
 import pytest
 
 from tests.support.live_server import LiveServer
@@ -52,6 +54,14 @@ def test_starts_its_own_server():
     assert LiveServer
 
 
+def run_the_command():
+    return subprocess.run(["true"])
+
+
+def test_runs_a_command_through_a_helper_of_its_module():
+    assert run_the_command
+
+
 @pytest.mark.parametrize("n", [1, 2])
 def test_in_process(n):
     pass
@@ -79,6 +89,7 @@ def test_a_test_using_a_server_starting_fixture_is_collected_as_slow(collected):
         "test_uses_it_through_another_fixture": True,
         "test_uses_a_fixture_starting_its_own_server": True,
         "test_starts_its_own_server": True,
+        "test_runs_a_command_through_a_helper_of_its_module": True,
         "test_in_process[1]": False,
         "test_in_process[2]": False,
     }
@@ -86,7 +97,7 @@ def test_a_test_using_a_server_starting_fixture_is_collected_as_slow(collected):
 
 def test_not_slow_leaves_the_slow_tests_out(example):
     result = example.runpytest_inprocess("-m", "not slow", "-q")
-    result.assert_outcomes(passed=2, deselected=4)
+    result.assert_outcomes(passed=2, deselected=5)
 
 
 def _fixtures_defined_in(path: Path) -> set[str]:
