@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import EXAMPLES
+from tests.support.examples import EXAMPLES
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 

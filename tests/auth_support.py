@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.log_scan import register_secret
+from tests.support.logs import register_secret
 
 ISSUER = "https://ehr.example.test/cds-client"
 TENANT_ISSUER = "https://tenant-ehr.example.test"

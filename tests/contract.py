@@ -1,6 +1,6 @@
 """The response contract of ../shared/examples/README.md, as a checker used by several tests,
 and the generic CDS Hooks 2.0 card and action checks (``cds_hooks_problems``) that
-tests/conftest.py runs on every hook response any test sees."""
+tests/support/hook_contract.py runs on every hook response any test sees."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from tests import browser
-from tests.conftest import LiveServer, load_example
+from tests.support import browser
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 REASONS = "https://lbp-coding.example.org/fhir/CodeSystem/override-reasons"

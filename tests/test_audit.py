@@ -25,10 +25,10 @@ import requests
 
 from cds_service.audit import AuditError, AuditOptions, run_audit
 from cds_service.audit.report import BAR_WIDTH
-from tests import browser
 from tests.audit_export import hook_body, write_export
-from tests.conftest import cds_command, free_port
-from tests.log_scan import register_secret
+from tests.support import browser
+from tests.support.live_server import cds_command, free_port
+from tests.support.logs import register_secret
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 WINDOW = ["--from", "2020-01-01", "--to", "2026-12-31"]

@@ -30,7 +30,9 @@ from tests.auth_support import (
     mint,
     rsa_key,
 )
-from tests.conftest import LiveServer, load_example, trusted_issuers_env
+from tests.support.examples import load_example
+from tests.support.jwks import trusted_issuers_env
+from tests.support.live_server import LiveServer
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 HOOK_PATH = f"/cds-services/{DISCHARGE}"

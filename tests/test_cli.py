@@ -11,7 +11,8 @@ import pytest
 
 from cds_service.cli import main
 from cds_service.settings import Settings
-from tests.conftest import FIXTURES, cds_command
+from tests.support.examples import FIXTURES
+from tests.support.live_server import cds_command
 
 
 def test_evaluate_prints_the_response(capsys):

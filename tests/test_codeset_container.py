@@ -20,7 +20,7 @@ import pytest
 import requests
 from dockerfile_parse import DockerfileParser
 
-from tests.conftest import free_port
+from tests.support.live_server import free_port
 from tests.test_codeset_releases import (
     DISCHARGE,
     SYNTHETIC_CHILDREN,

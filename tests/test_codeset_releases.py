@@ -27,7 +27,7 @@ import requests
 from cds_service.cards import CardRenderer
 from cds_service.hooks import HookPipeline
 from cds_service.terminology import ICD10CM_SYSTEM, Terminology, codeset, release_store, releases
-from tests.conftest import LiveServer, cds_command
+from tests.support.live_server import LiveServer, cds_command
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 BUNDLED_XML = codeset.package_data_dir() / "icd10c-tabular-April-1-2026.xml"

@@ -37,7 +37,8 @@ import requests
 from dockerfile_parse import DockerfileParser
 from packaging.requirements import Requirement
 
-from tests.conftest import free_port, load_example
+from tests.support.examples import load_example
+from tests.support.live_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534

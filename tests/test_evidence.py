@@ -23,7 +23,7 @@ from tests.builders import (
     request,
     topic,
 )
-from tests.conftest import EXAMPLES
+from tests.support.examples import EXAMPLES
 
 _STEP = re.compile(r"([A-Za-z]+)(?:\[(\d+)\])?")
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from cds_service.hooks import SERVICES
-from tests.conftest import EXAMPLES
 from tests.contract import check_response
+from tests.support.examples import EXAMPLES
 
 HOOK_TO_SERVICE = {s.hook: s.id for s in SERVICES.values()}
 

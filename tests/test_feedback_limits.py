@@ -13,7 +13,9 @@ import pytest
 import requests
 
 from tests.auth_support import ISSUER, TENANT, TENANT_ISSUER, claims, mint
-from tests.conftest import LiveServer, load_example, trusted_issuers_env
+from tests.support.examples import load_example
+from tests.support.jwks import trusted_issuers_env
+from tests.support.live_server import LiveServer
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 AT = "2026-11-20T10:00:00Z"

@@ -22,8 +22,9 @@ import requests
 
 from cds_service.store.engine import head_revision
 from tests.auth_support import claims, mint
-from tests.conftest import FIXTURES, LiveServer, cds_command, load_example
 from tests.db_support import BACKENDS, databases_fixture
+from tests.support.examples import FIXTURES, load_example
+from tests.support.live_server import LiveServer, cds_command
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 REASONS = "https://lbp-coding.example.org/fhir/CodeSystem/override-reasons"

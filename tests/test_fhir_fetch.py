@@ -28,8 +28,9 @@ from cds_service.fhir.urls import within_base
 from cds_service.hooks import encounter_discharge
 from cds_service.settings import Settings, SettingsError
 from cds_service.settings.parsers import normalize_base_url
-from tests.conftest import EXAMPLES as EXAMPLE_FILES
-from tests.conftest import LiveServer, free_port, load_example
+from tests.support.examples import EXAMPLES as EXAMPLE_FILES
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer, free_port
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
 DISCHARGE = "lbp-coding-encounter-discharge"

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import LiveServer, load_example
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 ORDER_SIGN = "lbp-coding-order-sign"
@@ -618,7 +619,7 @@ def test_a_hook_call_past_its_budget_is_503_naming_the_stage_and_stores_nothing(
 
 
 def test_a_malformed_header_line_is_refused_and_not_logged(server):
-    from tests.log_scan import register_secret
+    from tests.support.logs import register_secret
 
     secret = register_secret(f"hdr-{uuid.uuid4().hex}", "header value")
     query = register_secret(f"q{uuid.uuid4().hex}", "query string")
@@ -667,7 +668,7 @@ class _SlowFhirServer:
 
 
 def test_a_worker_timeout_does_not_log_the_request_uri():
-    from tests.log_scan import register_secret
+    from tests.support.logs import register_secret
 
     fhir = _SlowFhirServer(delay=8)
     server = LiveServer(workers=1, env={

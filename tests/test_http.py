@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import load_example
+from tests.support.examples import load_example
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 ORDER_SIGN = "lbp-coding-order-sign"

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import LiveServer, load_example
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer
 
 SERVICE = "lbp-coding-encounter-discharge"
 CALLS = {"endpoint": "services.call_service", "service": SERVICE, "hook": "encounter-discharge",

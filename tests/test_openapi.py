@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 
-from tests.conftest import LiveServer
+from tests.support.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "cds_service" / "openapi.json"

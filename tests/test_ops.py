@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from cds_service import create_app
 from cds_service.hooks import SERVICES
 from cds_service.settings import Settings
-from tests.conftest import free_port, load_example
 from tests.db_support import databases_fixture
+from tests.support.examples import load_example
+from tests.support.live_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 import zipfile
 
-from tests.conftest import FIXTURES
+from tests.support.examples import FIXTURES
 
 
 def test_wheel_ships_the_knowledge_files(built_wheel):
@@ -23,11 +23,12 @@ def test_wheel_ships_the_knowledge_files(built_wheel):
 def test_installed_command_evaluates_a_request_from_another_directory(wheel_venv, tmp_path):
     request = tmp_path / "request.json"
     request.write_text((FIXTURES / "examples" / "retired-m545.json").read_text())
+    # nothing of this checkout's environment (a PYTHONPATH to it would import it, not the wheel)
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDS_AUTH_DISABLED": "true",
+                   "CDS_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
         [str(wheel_venv / "bin" / "cds-service"), "evaluate", str(request)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDS_AUTH_DISABLED": "true",
-             "CDS_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environment,
     )
     assert result.returncode == 0, result.stderr
     cards = json.loads(result.stdout)["cards"]
@@ -35,6 +36,6 @@ def test_installed_command_evaluates_a_request_from_another_directory(wheel_venv
     installed = subprocess.run(
         [str(wheel_venv / "bin" / "python"), "-c",
          "import cds_service, pathlib; print(pathlib.Path(cds_service.__file__).parent)"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
+        cwd=tmp_path, env=environment, capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert "site-packages" in installed

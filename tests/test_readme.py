@@ -33,7 +33,7 @@ import pytest
 import requests
 from packaging.requirements import Requirement
 
-from tests.conftest import free_port
+from tests.support.live_server import free_port
 from tests.test_container import dependency_closure, dockerignore_patterns, is_ignored
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,3 +201,12 @@ def test_the_test_command_installs_apart_from_the_served_environment():
     assert not re.search(rf"(^|\s){re.escape(served_from)}/bin/", script)  # never the server's
     assert f"{tested_in}/" in (ROOT / ".gitignore").read_text().splitlines()
     assert is_ignored(f"{tested_in}/bin/python", dockerignore_patterns())
+
+
+def test_the_fast_command_the_readme_names_runs_the_fast_subset():
+    """`bash scripts/test --fast`, named in the README's prose (not a ```sh block: this test would
+    run it), is one scripts/test takes: pytest -m "not slow" (tests/support/slow.py)."""
+    assert f"`{TEST_COMMAND} --fast`" in README.read_text()
+    script = (ROOT / "scripts" / "test").read_text()
+    assert re.search(r'^if \[ "\$\{1:-\}" = --fast \]; then$', script, flags=re.M)
+    assert 'pytest_extra+=(-m "not slow")' in script

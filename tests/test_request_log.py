@@ -1,7 +1,7 @@
 """Structured logs (cds_service/logs.py, cds_service/http/request_log.py): one JSON object per
 line, one line per request with its ids and outcome, and no patient data or token at any level.
 
-The whole run's logs are scanned at the end of the session (tests/log_scan.py, wired in
+The whole run's logs are scanned at the end of the session (tests/support/logs.py, wired in
 conftest.py); the canary test here sends patient data that no log may repeat, through every
 kind of answer, and checks its server's log at once as well.
 """
@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from cds_service.logs import JsonFormatter
-from tests import log_scan
-from tests.conftest import EXAMPLES, LOG_DIR, LiveServer, load_example
+from tests.support import logs
+from tests.support.examples import EXAMPLES, load_example
+from tests.support.live_server import LiveServer
 
 DISCHARGE = "lbp-coding-encounter-discharge"
 HOOK_URL = f"/cds-services/{DISCHARGE}"
@@ -101,7 +102,7 @@ def test_an_unsafe_request_id_is_replaced(server, offered):
 
 def test_the_raw_path_of_an_unknown_url_is_not_logged(server):
     marker = f"Patient-{uuid.uuid4().hex}"
-    log_scan.register_secret(marker, "patient id in a URL")
+    logs.register_secret(marker, "patient id in a URL")
     assert requests.get(f"{server.url}/fhir/{marker}", timeout=10).status_code == 404
     assert marker not in server.log_text()
 
@@ -118,7 +119,7 @@ def _canaries() -> dict[str, str]:
         "code_text": f"canary diagnosis text {tag}",
     }
     for kind, value in values.items():
-        log_scan.register_secret(value, f"canary {kind}")
+        logs.register_secret(value, f"canary {kind}")
     return values
 
 
@@ -170,7 +171,7 @@ def test_patient_data_and_tokens_never_reach_the_in_process_log(client):
     for expected, data in _canary_requests(canary):
         response = client.post(HOOK_URL, data=data, content_type="application/json")
         assert str(response.status_code) == expected
-    leaks = log_scan.scan(LOG_DIR, {})
+    leaks = logs.scan(logs.LOG_DIR, {})
     assert leaks == [], [str(leak) for leak in leaks]
 
 
@@ -178,16 +179,16 @@ def test_patient_data_and_tokens_never_reach_the_in_process_log(client):
 
 
 def test_the_scanner_finds_a_planted_leak(tmp_path):
-    markers = log_scan.fixture_markers(EXAMPLES)
+    markers = logs.fixture_markers(EXAMPLES)
     assert any(kind == "note text" for kind in markers.values())
     some_note = next(value for value, kind in markers.items() if kind == "note text")
-    secret = log_scan.register_secret(f"planted-{uuid.uuid4().hex}", "planted")
+    secret = logs.register_secret(f"planted-{uuid.uuid4().hex}", "planted")
     jwt_like = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJodHRwczovL2VociJ9.c2lnbmF0dXJl"
     (tmp_path / "cds-1.log").write_text(
         "\n".join([json.dumps({"message": "fine"}), json.dumps({"x": secret}),
                    json.dumps({"note": some_note}), f"token {jwt_like}",
                    "Authorization: Bearer abcdefghijklmnopqrstuvwxyz"]))
-    leaks = log_scan.scan(tmp_path, markers)
+    leaks = logs.scan(tmp_path, markers)
     assert [(leak.line, leak.kind) for leak in leaks] == [
         (2, "planted"), (3, "note text"), (4, "JWT-shaped string"), (5, "bearer token")]
     assert all(secret not in str(leak) and some_note not in str(leak) for leak in leaks)

@@ -15,8 +15,9 @@ import requests
 
 from cds_service.rules._registry import RULES
 from cds_service.sources import catalog, rule_page_text
-from tests import browser
-from tests.conftest import LiveServer, load_example
+from tests.support import browser
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"Accept": "application/json"}

@@ -26,7 +26,7 @@ import requests
 
 from cds_service.auth.jwks import sandbox_jwks
 from cds_service.settings.issuers import SANDBOX_ISSUER, SANDBOX_JWKS_URL
-from tests.conftest import LiveServer
+from tests.support.live_server import LiveServer
 
 SANDBOX = Path(__file__).parent / "fixtures" / "sandbox"
 ORDER_SIGN = "lbp-coding-order-sign"
@@ -144,7 +144,7 @@ def _order_sign(load_example) -> dict:
     pytest.param(lambda order: order.update(category={"text": "therapy"}), id="single-category"),
 ])
 def test_a_service_request_is_tolerated_where_no_rule_reads(client, change):
-    from tests.conftest import load_example
+    from tests.support.examples import load_example
 
     body = _order_sign(load_example)
     change(body["context"]["draftOrders"]["entry"][0]["resource"])
@@ -161,7 +161,7 @@ def test_a_service_request_is_tolerated_where_no_rule_reads(client, change):
     (lambda order: order.update(reasonReference=[{"reference": 7}]), "reasonReference"),
 ])
 def test_what_the_rules_read_of_a_service_request_is_strict(client, change, element):
-    from tests.conftest import load_example
+    from tests.support.examples import load_example
 
     body = _order_sign(load_example)
     change(body["context"]["draftOrders"]["entry"][0]["resource"])
@@ -177,7 +177,7 @@ def test_what_the_rules_read_of_a_service_request_is_strict(client, change, elem
     {"resourceType": "DeviceRequest", "id": "d1", "unknownElement": True},
 ])
 def test_draft_orders_no_rule_judges_never_make_a_400(client, order):
-    from tests.conftest import load_example
+    from tests.support.examples import load_example
 
     body = _order_sign(load_example)
     body["context"]["draftOrders"]["entry"].append({"resource": order})
@@ -186,7 +186,7 @@ def test_draft_orders_no_rule_judges_never_make_a_400(client, order):
 
 
 def test_a_condition_category_sent_as_one_object_is_read_as_a_list(client):
-    from tests.conftest import load_example
+    from tests.support.examples import load_example
 
     body = load_example("retired-m545")["request"]
     condition = body["prefetch"]["conditions"]["entry"][0]["resource"]

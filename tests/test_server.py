@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import LiveServer, cds_command, load_example
+from tests.support.examples import load_example
+from tests.support.live_server import LiveServer, cds_command
 
 SERVICE = "lbp-coding-encounter-discharge"
 

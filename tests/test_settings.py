@@ -15,7 +15,7 @@ from cds_service.settings import MASK, Settings, SettingsError
 from cds_service.settings.parsers import integer, text, url
 from cds_service.settings.server import usable_cpus
 from cds_service.settings.spec import setting
-from tests.conftest import cds_command
+from tests.support.live_server import cds_command
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from cds_service.hooks import SERVICES
-from tests.conftest import SYNTHEA
+from tests.support.examples import SYNTHEA
 
 HOOK_TO_SERVICE = {s.hook: s.id for s in SERVICES.values()}
 SNOMED = "http://snomed.info/sct"

@@ -9,10 +9,10 @@ import pytest
 
 from tests import procedure_builders
 from tests.builders import DISCHARGE, FULL_NOTE, ORDER_SIGN, cards, condition, request, topic
-from tests.conftest import EXAMPLES, load_example
 from tests.contract import check_response
 from tests.rules.diagnosis_cards import checked
 from tests.rules.procedure_cards import LBP, run
+from tests.support.examples import EXAMPLES, load_example
 
 OUR_RULES = {"procedure-unsupported", "medicare-97014", "cmt-subluxation", "cmt-level",
              "ncci-manual-therapy-cmt", "bundled-service", "therapy-modifier"}

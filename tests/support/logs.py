@@ -1,9 +1,9 @@
 """What the whole test run logged, scanned for patient data and tokens.
 
-``tests/conftest.py`` points every LiveServer's log file into one temporary directory (the
-servers log at DEBUG there) and adds a handler to the test process's root logger that writes
-every record, with all its attributes, into the same directory. At the end of the session every
-file is scanned for:
+As a plugin (tests/conftest.py), this module points every LiveServer's log file into one
+temporary directory, ``LOG_DIR`` (the servers log at DEBUG there, through CDS_TEST_LOG_DIR), and
+adds a handler to the test process's root logger that writes every record, with all its
+attributes, into the same directory. At the end of the session every file is scanned for:
 
 - the patient data in the example fixtures: note texts, names, identifiers and ids (those long
   enough not to match by chance);
@@ -11,20 +11,29 @@ file is scanned for:
   canary patient ids, names and notes;
 - anything shaped like a JWT, or a bearer token.
 
-Any hit fails the session (exit status 1), naming the file, the line and the marker's kind.
+Any hit fails the session (exit status 1), naming the file, the line and the marker's kind, and
+the logs are kept for reading.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.support.examples import EXAMPLES, SYNTHEA
+
+LOG_DIR = Path(tempfile.mkdtemp(prefix="cds-test-logs-"))
 IN_PROCESS_LOG = "in-process.log"
 SERVER_LOG_GLOB = "cds-*.log"
 
@@ -156,3 +165,51 @@ def _text(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):
         return repr(value)
+
+
+# -- the plugin: the run's logs gathered in LOG_DIR, scanned at the end -------------------------
+
+_handler: RecordEverythingHandler | None = None
+
+
+def pytest_configure(config) -> None:
+    global _handler
+    os.environ["CDS_TEST_LOG_DIR"] = str(LOG_DIR)  # every LiveServer logs there
+    _handler = RecordEverythingHandler(LOG_DIR / IN_PROCESS_LOG)
+    logging.getLogger().addHandler(_handler)
+    logging.getLogger("cds_service").setLevel(logging.DEBUG)  # "at any level"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler.close()
+    leaks = [str(leak) for leak in scan(LOG_DIR, fixture_markers(EXAMPLES + SYNTHEA))]
+    if leaks:
+        _kept.append(str(LOG_DIR))
+    else:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: its controller reports
+        worker_output["log_leaks"], worker_output["logs_kept"] = leaks, _kept
+        return
+    _leaks.extend(leaks)
+    if _leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "patient data or tokens in the logs", red=True)
+            for leak in _leaks[:50]:
+                reporter.write_line(leak)
+            reporter.write_line(f"logs kept in {', '.join(_kept)}")
+
+
+_leaks: list[str] = []  # the workers' (under pytest-xdist -n), then this process's
+_kept: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller, as each worker finishes
+def pytest_testnodedown(node, error) -> None:
+    output = getattr(node, "workeroutput", {})
+    _leaks.extend(output.get("log_leaks", []))
+    _kept.extend(output.get("logs_kept", []))
