@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,8 +23,8 @@ from hypothesis import strategies as st
 
 from cds_service.terminology import ICD10_WHO_SYSTEM, ICD10CM_SYSTEM
 from tests.builders import DISCHARGE, ORDER_SIGN, bundle, condition, encounter, pipeline, procedure
+from tests.support.examples import fixture_requests
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SERVICE_OF_HOOK = {"encounter-discharge": DISCHARGE, "order-sign": ORDER_SIGN}
 
 
@@ -167,20 +165,7 @@ def check_convergence(body: dict) -> int:
 
 
 # -- every fixture request -----------------------------------------------------------------------
-def _fixture_requests() -> list[tuple[str, dict]]:
-    found = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        try:
-            document = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError):
-            continue
-        body = document.get("request", document) if isinstance(document, dict) else None
-        if isinstance(body, dict) and body.get("hook") in SERVICE_OF_HOOK:
-            found.append((str(path.relative_to(FIXTURES)), body))
-    return found
-
-
-FIXTURE_REQUESTS = _fixture_requests()
+FIXTURE_REQUESTS = fixture_requests(SERVICE_OF_HOOK)
 
 
 @pytest.mark.parametrize("name, body", FIXTURE_REQUESTS, ids=[n for n, _ in FIXTURE_REQUESTS])

@@ -23,8 +23,8 @@ import pytest
 
 from tests import procedure_builders as pb
 from tests.builders import condition, encounter, procedure
+from tests.support.examples import fixture_requests as every_fixture_request
 
-FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden" / "responses.json"
 SERVICE_OF_HOOK = {"encounter-discharge": "lbp-coding-encounter-discharge",
                    "order-sign": "lbp-coding-order-sign"}
@@ -35,16 +35,7 @@ _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d
 
 
 def fixture_requests() -> list[tuple[str, dict]]:
-    found = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        try:
-            document = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError):
-            continue
-        body = document.get("request", document) if isinstance(document, dict) else None
-        if isinstance(body, dict) and body.get("hook") in SERVICE_OF_HOOK:
-            found.append((f"fixture:{path.relative_to(FIXTURES)}", body))
-    return found
+    return [(f"fixture:{name}", body) for name, body in every_fixture_request(SERVICE_OF_HOOK)]
 
 
 # -- generated records: a seeded mix of what the rules read ----------------------------------
