@@ -153,6 +153,7 @@ def test_the_cards_of_an_encounter_are_the_cards_of_the_hook_call(export, local_
         assert _masked(audited[reference]["response"]) == _masked(response.json()), reference
 
 
+@pytest.mark.slow  # a Dask LocalCluster: a scheduler and two worker processes
 def test_the_dask_engine_finds_what_the_local_engine_finds(export, local_run, tmp_path):
     local_out, local_summary = local_run
     dask_out = tmp_path / "dask"
