@@ -168,3 +168,18 @@ def test_no_import_from_a_lower_layer_to_a_higher_one():
 def test_module_is_small(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module}: {lines} lines (one job per module, about 300 lines)"
+
+
+def test_every_error_of_ours_derives_from_the_one_base():
+    import importlib
+    import inspect
+
+    from cds_service.errors import ServiceError
+
+    strays = []
+    for module in sorted(MODULES):
+        for name, value in vars(importlib.import_module(module)).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException)
+                    and value.__module__ == module and not issubclass(value, ServiceError)):
+                strays.append(f"{module}.{name}")
+    assert not strays, strays
