@@ -434,3 +434,16 @@ def test_each_card_carries_its_evidence_as_data_without_the_words(export, local_
             if items:  # the card's Why section names what its evidence points at
                 assert any(item["reference"] in card["detail"] for item in items)
     assert with_evidence > 0
+
+
+def test_partitions_are_handed_out_largest_first(tmp_path):
+    from cds_service.audit.run import _largest_first
+    from cds_service.audit.split import partition_path
+
+    for partition, sizes in {0: [10], 1: [300, 5], 2: [], 3: [120]}.items():
+        for file_index, size in enumerate(sizes):
+            path = partition_path(str(tmp_path), partition, file_index)
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"x" * size)
+    # partition 2 got no line at all (its folder was never made), partition 4 neither
+    assert _largest_first(tmp_path, 5) == [1, 3, 0, 2, 4]

@@ -18,7 +18,14 @@ from typing import Any
 from ..errors import ServiceError
 from .evaluate import audit_pipeline
 
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+# Dask's defaults that cost the checks throughput (measured in benchmarks/README.md):
+# - the statistical profiler samples each task's stack every 10 ms: a third of a worker;
+# - the nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536, so that glibc hands freed
+#   memory back to the system at once; the checks allocate and free many small objects per
+#   encounter, and on a 1-worker run that setting cost 26% more CPU for the same work. A
+#   worker's memory is bounded by its partition, not by what malloc keeps; None unsets it.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
 class EngineError(ServiceError):
@@ -83,9 +90,8 @@ class DaskEngine:
                 self._client = Client(self.scheduler, timeout="10s")
                 self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
             else:
-                # one thread per worker: the checks are CPU-bound Python; and no statistical
-                # profiler, which samples the task's stack every 10 ms and cost a third of the
-                # throughput of a worker (benchmarks/README.md)
+                # one thread per worker: the checks are CPU-bound Python; WORKER_CONFIG: no
+                # statistical profiler, no aggressive malloc trimming
                 with dask.config.set(WORKER_CONFIG):
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                                  processes=True, dashboard_address=None,

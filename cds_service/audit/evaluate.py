@@ -32,7 +32,7 @@ from .hook_request import (
     patient_resource,
 )
 from .problems import Problem, ProblemWriter
-from .split import FHIR_ID
+from .split import FHIR_ID, partition_folder
 
 _ENTRY_PATH = re.compile(r"^prefetch\.(?P<key>conditions|procedures|coverage)\.entry\[(?P<i>\d+)\]"
                          r"(?:\.resource)?")
@@ -94,7 +94,7 @@ def evaluate_partition(task: PartitionTask) -> PartitionResult:
     result = PartitionResult(task.partition)
     outputs = partition_outputs(task.work_dir, task.partition)
     problems = ProblemWriter(outputs["problems"], sort=True)
-    patients = _read_partition(Path(task.work_dir) / f"part-{task.partition:05d}")
+    patients = _read_partition(partition_folder(task.work_dir, task.partition))
     result.patients = len(patients)
     with outputs["cards"].open("wb") as cards_out, outputs["findings"].open("wb") as rows_out:
         for patient_id in sorted(patients):

@@ -20,9 +20,13 @@ from .inputs import InputError, estimated_bytes, resolve_inputs
 from .outputs import write_cards, write_errors, write_findings
 from .progress import Progress
 from .report import render_report
-from .split import FLUSH_BYTES, SplitResult, SplitTask, split_file
+from .split import FLUSH_BYTES, SplitResult, SplitTask, partition_folder, split_file
 
 DEFAULT_PARTITION_MB = 64
+# Partitions per worker at least: patients differ widely in how many encounters they have, and
+# with more, smaller partitions handed out largest first no worker waits long for the last one
+# (benchmarks/README.md: 2 workers scaled 1.62x with 2 per worker).
+PARTITIONS_PER_WORKER = 4
 _TOP_CODE_CHANGES = 20
 MISSING_PACKAGES = ("cds-service audit needs the optional packages pyarrow and dask[distributed]: "
                     "pip install 'cds-service[audit]'")
@@ -85,7 +89,7 @@ def run_audit(options: AuditOptions, progress_stream: TextIO | None = None,
     try:
         with engine:
             total_bytes = sum(estimated_bytes(file) for file in files)
-            partitions = max(2 * engine.workers,
+            partitions = max(PARTITIONS_PER_WORKER * engine.workers,
                              math.ceil(total_bytes / (options.partition_mb * 1024 * 1024)))
             split_results = _run_stage(
                 engine, split_file,
@@ -104,7 +108,8 @@ def run_audit(options: AuditOptions, progress_stream: TextIO | None = None,
 
             partition_results = _run_stage(
                 engine, evaluate_partition,
-                [PartitionTask(k, work_dir, *window) for k in range(partitions)],
+                [PartitionTask(k, work_dir, *window)
+                 for k in _largest_first(Path(work_dir), partitions)],
                 bar, "auditing", note)
         bar.finish()
         summary = _summary(files, split_results, partition_results, options, engine,
@@ -118,6 +123,16 @@ def run_audit(options: AuditOptions, progress_stream: TextIO | None = None,
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return summary
+
+
+def _largest_first(work_dir: Path, partitions: int) -> list[int]:
+    """The partitions in the order to hand them out: the largest (in bytes read, a fair proxy
+    for encounters to evaluate) first, so the small ones fill the gaps at the end."""
+    def size(partition: int) -> int:
+        folder = partition_folder(str(work_dir), partition)
+        return sum(f.stat().st_size for f in folder.glob("*.tsv")) if folder.is_dir() else 0
+
+    return sorted(range(partitions), key=lambda k: (-size(k), k))
 
 
 def _run_stage(engine, function, tasks, bar: Progress, label: str, note) -> list:

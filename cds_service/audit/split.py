@@ -70,8 +70,12 @@ def partition_of(patient_id: str, partitions: int) -> int:
     return zlib.crc32(patient_id.encode()) % partitions
 
 
+def partition_folder(work_dir: str, partition: int) -> Path:
+    return Path(work_dir) / f"part-{partition:05d}"
+
+
 def partition_path(work_dir: str, partition: int, file_index: int) -> Path:
-    return Path(work_dir) / f"part-{partition:05d}" / f"from-{file_index:05d}.tsv"
+    return partition_folder(work_dir, partition) / f"from-{file_index:05d}.tsv"
 
 
 def split_file(task: SplitTask) -> SplitResult:
