@@ -16,8 +16,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..terminology import Terminology
+from .encounter import EncounterFacts
 from .low_back import document_low_back
-from .model import Code, Diagnosis, EncounterFacts, ProcedureFact, codings, day_of, is_active
+from .model import Code, Diagnosis, ProcedureFact, codings, day_of, is_active
 from .picture import texts_of
 
 _EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})

@@ -31,7 +31,7 @@ from .membership import (
     disc_kinds_in,
     radicular_kinds_in,
 )
-from .model import Code, Diagnosis, EncounterFacts, codings
+from .model import Code, Diagnosis, EncounterRecord, codings
 from .picture import (
     DISC_TEXT,
     MECHANISM_TEXT,
@@ -45,7 +45,7 @@ from .picture import (
 )
 
 
-def earlier_injuries(facts: EncounterFacts, terminology: Terminology
+def earlier_injuries(facts: EncounterRecord, terminology: Terminology
                       ) -> list[tuple[Diagnosis, str]]:
     """The patient's earlier strain or sprain Conditions still active: (Condition, kind)."""
     strain = terminology.store.valueset(STRAIN).contains

@@ -39,7 +39,7 @@ from .membership import (
     family_of,
     members_of,
 )
-from .model import Diagnosis, EncounterFacts
+from .model import Diagnosis, EncounterRecord
 from .picture import Documented, copy_picture
 
 
@@ -88,7 +88,7 @@ class LowBackGroup:
         self._led_ids = {id(d) for d in self.led}
 
 
-def document_low_back(facts: EncounterFacts, terminology: Terminology) -> LowBackGroup:
+def document_low_back(facts: EncounterRecord, terminology: Terminology) -> LowBackGroup:
     """The pictures of every low back diagnosis of the encounter, and the group's leader."""
     members = members_of(facts.diagnoses, terminology)
     reader = terminology.text
@@ -143,7 +143,7 @@ def _coded_disc(member: Member) -> bool:
         member.coded(RADICULAR_SPECIFIED))
 
 
-def _choose_leader(pictures: list[Documented], members: list[Member], facts: EncounterFacts,
+def _choose_leader(pictures: list[Documented], members: list[Member], facts: EncounterRecord,
           terminology: Terminology) -> LowBackGroup:
     """Choose the group's leader and hand out the Conditions each card merges (see the module
     docstring): every merged Condition goes to one card only."""

@@ -23,7 +23,6 @@ from ..terminology import (
 
 if TYPE_CHECKING:
     from ..text import Reading
-    from .low_back import LowBackGroup
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,10 @@ class ProcedureFact:
 
 
 @dataclass
-class EncounterFacts:
+class EncounterRecord:
+    """The encounter's record as the request carries it, read once: what the low back plan is
+    worked out from (``low_back``) and, with that plan, what the rules read (``encounter``)."""
+
     hook: str
     date_of_service: date
     encounter: dict | None
@@ -188,8 +190,6 @@ class EncounterFacts:
     procedures: list[ProcedureFact]
     prior_procedures: list[ProcedureFact]
     coverages: list[dict]
-    # the encounter's low back problem, planned once for every rule (facts.low_back)
-    low_back: LowBackGroup | None = field(default=None, repr=False)
 
     @property
     def encounter_reason_texts(self) -> tuple[str, ...]:

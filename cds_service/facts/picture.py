@@ -13,7 +13,7 @@ from functools import cached_property
 
 from ..text import Reading
 from .evidence import Evidence, Source, text_evidence, unique
-from .model import Diagnosis, EncounterFacts
+from .model import Diagnosis, EncounterRecord
 
 RADICULAR_TEXT = ("sciatica", "radiating_leg_pain", "radiculopathy")
 SIDE_SUPPORT_TEXT = ("straight_leg_raise", "numbness", "tingling", "weakness")
@@ -143,7 +143,7 @@ class Documented:
                 if not (e.reference == mine and name != "coded")]
 
 
-def texts_of(diagnosis: Diagnosis, facts: EncounterFacts) -> list[str]:
+def texts_of(diagnosis: Diagnosis, facts: EncounterRecord) -> list[str]:
     """The texts a diagnosis is read from: its notes, code text and evidence, and the
     Encounter's reason and type, in the order of ``sources_of``, which names each (a
     mention's ``text_index`` is its index in both)."""
