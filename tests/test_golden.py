@@ -39,6 +39,8 @@ def fixture_requests() -> list[tuple[str, dict]]:
 
 
 # -- generated records: a seeded mix of what the rules read ----------------------------------
+# Like test_convergence's vocabulary, but this one's own and frozen: it is the input of the
+# recorded responses, so a change here is a change of the golden file (record again and review).
 ICD = ["M54.50", "M54.51", "M54.59", "M54.5", "M54.16", "M54.17", "M54.41", "M54.42", "M54.30",
        "M51.26", "M51.36", "M51.16", "M51.27", "M47.816", "M48.061", "M99.03", "M99.04",
        "S39.012A", "S39.012D", "S33.5XXA", "Z47.89", "Z48.812", "M54.9", "G89.29", "M51.A0"]
